@@ -1,0 +1,1 @@
+"""torch modules written from the equations, drop-in compatible with ``torch.nn``."""

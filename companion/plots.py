@@ -1,0 +1,152 @@
+"""The book's figures: diagrams of unrolled networks and plots of sequences and hidden states.
+
+Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None), labels its axes
+and returns the ``Axes``, so a notebook can adjust or combine figures.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["plot_problem_shape", "plot_unrolled", "plot_hidden_states", "plot_sequences"]
+
+_PROBLEM_SHAPES = ("many-to-one", "one-to-many", "many-to-many")
+_COLOURS = {"x": "#cfe2f3", "h": "#fce5cd", "y": "#d9ead3"}
+
+
+def _axes(ax, size=(6, 2.5)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def _box(ax, x, y, text, kind):
+    ax.text(
+        x,
+        y,
+        text,
+        ha="center",
+        va="center",
+        fontsize=11,
+        bbox={"boxstyle": "round,pad=0.35", "fc": _COLOURS[kind], "ec": "0.3"},
+    )
+
+
+def _arrow(ax, start, end, label=None, offset=(0.0, 0.0)):
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "0.3"})
+    if label:
+        mid = ((start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1])
+        ax.text(*mid, label, fontsize=9, color="0.25", ha="center", va="center")
+
+
+def plot_problem_shape(kind: str, length: int = 4, ax=None):
+    """Diagram of one problem shape: which steps take an input and which emit an output.
+
+    Parameters
+    ----------
+    kind : {"many-to-one", "one-to-many", "many-to-many"}
+    length : int, default 4
+        Number of time steps drawn.
+    ax : matplotlib Axes, optional
+    """
+    if kind not in _PROBLEM_SHAPES:
+        raise ValueError(f"plot_problem_shape: expected kind in {_PROBLEM_SHAPES}, got {kind!r}")
+    ax = _axes(ax, (1.2 * length, 2.6))
+    for t in range(length):
+        takes_input = kind != "one-to-many" or t == 0
+        emits_output = kind != "many-to-one" or t == length - 1
+        _box(ax, t, 1, f"$h_{t + 1}$", "h")
+        if takes_input:
+            _box(ax, t, 0, f"$x_{t + 1}$", "x")
+            _arrow(ax, (t, 0.18), (t, 0.8))
+        if emits_output:
+            _box(ax, t, 2, f"$y_{t + 1}$", "y")
+            _arrow(ax, (t, 1.2), (t, 1.82))
+        if t > 0:
+            _arrow(ax, (t - 0.72, 1), (t - 0.28, 1))
+    ax.set_xlim(-0.6, length - 0.4)
+    ax.set_ylim(-0.5, 2.5)
+    ax.set_title(kind)
+    ax.axis("off")
+    return ax
+
+
+def plot_unrolled(length: int = 4, ax=None):
+    """Diagram of the vanilla RNN folded (a loop) and unrolled over ``length`` steps.
+
+    The same three weight matrices label every step: the unrolled network shares its weights.
+    """
+    ax = _axes(ax, (1.6 * (length + 2), 3.2))
+    _box(ax, 0, 0, "$x_t$", "x")
+    _box(ax, 0, 1, "$h_t$", "h")
+    _box(ax, 0, 2, "$y_t$", "y")
+    _arrow(ax, (0, 0.18), (0, 0.8), "$W_{xh}$", (0.22, 0))
+    _arrow(ax, (0, 1.2), (0, 1.82), "$W_{hy}$", (0.22, 0))
+    ax.annotate(
+        "",
+        xy=(0.2, 1.12),
+        xytext=(0.2, 0.88),
+        arrowprops={"arrowstyle": "->", "connectionstyle": "arc3,rad=-1.8", "color": "0.3"},
+    )
+    ax.text(0.62, 1.0, "$W_{hh}$", fontsize=9, color="0.25", va="center")
+    ax.text(1.15, 1.0, "=", fontsize=18, va="center", ha="center")
+    _box(ax, 1.75, 1, "$h_0$", "h")
+    for t in range(1, length + 1):
+        xpos = 1.75 + 1.3 * t
+        _box(ax, xpos, 0, f"$x_{t}$", "x")
+        _box(ax, xpos, 1, f"$h_{t}$", "h")
+        _box(ax, xpos, 2, f"$y_{t}$", "y")
+        _arrow(ax, (xpos, 0.18), (xpos, 0.8))
+        _arrow(ax, (xpos, 1.2), (xpos, 1.82))
+        _arrow(ax, (xpos - 1.0, 1), (xpos - 0.3, 1), "$W_{hh}$", (0, 0.16))
+    ax.set_xlim(-0.5, 1.75 + 1.3 * length + 0.5)
+    ax.set_ylim(-0.5, 2.5)
+    ax.set_title("folded (left) and unrolled in time (right): one set of weights at every step")
+    ax.axis("off")
+    return ax
+
+
+def plot_hidden_states(h, ax=None, title: str | None = None):
+    """Heat map of one sequence's hidden states: time on the x-axis, hidden unit on the y-axis.
+
+    Parameters
+    ----------
+    h : ndarray of shape (T, H)
+        Hidden states of a single sequence (index a batch first: ``h[0]``).
+    ax : matplotlib Axes, optional
+    title : str, optional
+    """
+    h = np.asarray(h)
+    if h.ndim != 2:
+        raise ValueError(f"plot_hidden_states: expected h of shape (T, H), got {h.shape}")
+    ax = _axes(ax, (7, 3))
+    image = ax.imshow(h.T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label="$h_t$ component")
+    ax.set_xlabel("time step $t$")
+    ax.set_ylabel("hidden unit")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_sequences(*series, labels=(), ax=None, xlabel="time step $t$", ylabel="value"):
+    """Line plot of one or more 1-d sequences against time, with a legend.
+
+    Parameters
+    ----------
+    *series : array_like of shape (T,)
+    labels : sequence of str
+        One label per series.
+    """
+    ax = _axes(ax, (7, 2.8))
+    for i, s in enumerate(series):
+        s = np.asarray(s)
+        if s.ndim != 1:
+            raise ValueError(f"plot_sequences: expected each series of shape (T,), got {s.shape}")
+        ax.plot(s, marker=".", label=labels[i] if i < len(labels) else None)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if labels:
+        ax.legend(loc="best", fontsize=9)
+    return ax

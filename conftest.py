@@ -1,0 +1,32 @@
+"""pytest set-up shared by the package tests (tests/) and the notebooks under nbval (book/).
+
+No test, package code or notebook may reach the network: the guard in tests/netguard.py is
+installed in this process, and an IPython start-up file installs it in every notebook kernel that
+nbval starts (kernels inherit IPYTHONDIR from this process).
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import netguard  # noqa: E402
+
+netguard.install()
+
+_IPYTHONDIR = Path(tempfile.mkdtemp(prefix="course-ipython-"))
+_startup = _IPYTHONDIR / "profile_default" / "startup"
+_startup.mkdir(parents=True)
+(_startup / "00-netguard.py").write_text(
+    "import runpy\n"
+    f"runpy.run_path({str(ROOT / 'tests' / 'netguard.py')!r}, run_name='netguard')['install']()\n"
+)
+os.environ["IPYTHONDIR"] = str(_IPYTHONDIR)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_IPYTHONDIR, ignore_errors=True)
