@@ -85,11 +85,17 @@ def plot_unrolled(length: int = 4, ax=None):
     _arrow(ax, (0, 1.2), (0, 1.82), "$W_{hy}$", (0.22, 0))
     ax.annotate(
         "",
-        xy=(0.2, 1.12),
-        xytext=(0.2, 0.88),
-        arrowprops={"arrowstyle": "->", "connectionstyle": "arc3,rad=-1.8", "color": "0.3"},
+        xy=(0.22, 0.9),
+        xytext=(0.22, 1.1),
+        arrowprops={
+            "arrowstyle": "->",
+            "connectionstyle": "arc3,rad=-2.2",
+            "color": "0.3",
+            "shrinkA": 0,
+            "shrinkB": 0,
+        },
     )
-    ax.text(0.62, 1.0, "$W_{hh}$", fontsize=9, color="0.25", va="center")
+    ax.text(0.68, 1.0, "$W_{hh}$", fontsize=9, color="0.25", va="center")
     ax.text(1.15, 1.0, "=", fontsize=18, va="center", ha="center")
     _box(ax, 1.75, 1, "$h_0$", "h")
     for t in range(1, length + 1):
