@@ -44,6 +44,13 @@ def relative_error(a, b) -> float:
     ------
     ValueError
         If the shapes differ (nothing is broadcast).
+
+    Examples
+    --------
+    >>> relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    0.0
+    >>> round(relative_error(np.array([1.0]), np.array([3.0])), 3)
+    0.5
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -57,7 +64,8 @@ def _loss(f, args, upstream):
     if upstream is None:
         return float(out.sum())
     if out.shape != np.shape(upstream):
-        raise ValueError(f"expected upstream of shape {out.shape} (the output's), got {np.shape(upstream)}")
+        got = np.shape(upstream)
+        raise ValueError(f"numerical_gradient: expected upstream of the output shape {out.shape}, got {got}")
     return float(np.sum(out * upstream))
 
 
@@ -79,7 +87,23 @@ def numerical_gradient(f: Callable, args: Sequence, wrt: int, upstream=None, eps
 
     Returns
     -------
-    ndarray of the shape of ``args[wrt]``
+    ndarray of float64 of the shape of ``args[wrt]``
+
+    Raises
+    ------
+    ValueError
+        If ``wrt`` is not an index into ``args``, ``eps`` is not positive, or ``upstream`` does not
+        have the output's shape.
+
+    Notes
+    -----
+    Every argument is converted to a float64 copy, and ``f`` is evaluated at those copies, so
+    neither the perturbations nor anything ``f`` does to its arguments reach the caller's arrays.
+    Each entry costs two evaluations of ``f``: use small shapes.
+
+    See Also
+    --------
+    torch.autograd.gradcheck : the same comparison for torch functions.
 
     Examples
     --------
@@ -87,6 +111,10 @@ def numerical_gradient(f: Callable, args: Sequence, wrt: int, upstream=None, eps
     >>> np.round(g, 6)
     array([ 2., -4.])
     """
+    if not isinstance(wrt, (int, np.integer)) or not 0 <= wrt < len(args):
+        raise ValueError(f"numerical_gradient: expected wrt to index one of {len(args)} args, got {wrt!r}")
+    if not eps > 0:
+        raise ValueError(f"numerical_gradient: expected eps > 0, got {eps!r}")
     args = [np.array(a, dtype=np.float64, copy=True) for a in args]
     x = args[wrt]
     grad = np.zeros_like(x)
@@ -102,7 +130,24 @@ def numerical_gradient(f: Callable, args: Sequence, wrt: int, upstream=None, eps
 
 
 def numerical_gradients(f: Callable, args: Sequence, upstream=None, eps: float = 1e-6):
-    """Central-difference gradients with respect to every argument: a list like ``args``."""
+    """Central-difference gradients with respect to every argument: a list like ``args``.
+
+    Parameters
+    ----------
+    f, args, upstream, eps
+        As in :func:`numerical_gradient`.
+
+    Returns
+    -------
+    list of ndarray
+        ``[numerical_gradient(f, args, k, upstream, eps) for k in range(len(args))]``.
+
+    Examples
+    --------
+    >>> gx, gy = numerical_gradients(lambda x, y: x * y, [np.array([2.0]), np.array([3.0])])
+    >>> np.round(gx, 6), np.round(gy, 6)
+    (array([3.]), array([2.]))
+    """
     return [numerical_gradient(f, args, k, upstream, eps) for k in range(len(args))]
 
 
@@ -121,6 +166,27 @@ def autograd_gradients(torch_f: Callable, args: Sequence, upstream=None):
     -------
     list of ndarray
         One gradient per argument (zeros where the output does not depend on it).
+
+    Raises
+    ------
+    ValueError
+        If ``upstream`` does not have the output's shape.
+
+    Notes
+    -----
+    ``torch.tensor`` copies every argument, so the caller's arrays are never touched. Integer
+    arguments (class labels) cannot require a gradient: close over them in ``torch_f`` instead.
+
+    See Also
+    --------
+    torch.autograd.grad : what computes the gradients.
+
+    Examples
+    --------
+    >>> import torch
+    >>> (g,) = autograd_gradients(lambda x: torch.sin(x), [np.array([0.0])])
+    >>> g
+    array([1.])
     """
     import torch  # imported here so the finite-difference checks work without torch
 
@@ -128,7 +194,9 @@ def autograd_gradients(torch_f: Callable, args: Sequence, upstream=None):
     out = torch_f(*tensors)
     weights = torch.ones_like(out) if upstream is None else torch.as_tensor(upstream, dtype=torch.float64)
     if weights.shape != out.shape:
-        raise ValueError(f"expected upstream of shape {tuple(out.shape)}, got {tuple(weights.shape)}")
+        raise ValueError(
+            f"autograd_gradients: expected upstream of shape {tuple(out.shape)}, got {tuple(weights.shape)}"
+        )
     grads = torch.autograd.grad(out, tensors, grad_outputs=weights, allow_unused=True)
     return [
         np.zeros(np.shape(a)) if g is None else g.detach().numpy() for a, g in zip(args, grads, strict=True)
@@ -149,6 +217,17 @@ def compare_gradients(analytic: Sequence, reference: Sequence, names: Sequence[s
     Returns
     -------
     dict of str to float
+        :func:`relative_error` of each pair.
+
+    Raises
+    ------
+    ValueError
+        If the three sequences have different lengths or a pair has different shapes.
+
+    Examples
+    --------
+    >>> compare_gradients([np.ones(2)], [np.ones(2)], ["dx"])
+    {'dx': 0.0}
     """
     if not len(analytic) == len(reference) == len(names):
         raise ValueError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_problem_shape", "plot_unrolled", "plot_hidden_states", "plot_sequences"]
+__all__ = ["plot_problem_shape", "plot_unrolled", "plot_hidden_states", "plot_sequences", "plot_bptt_graph"]
 
 _PROBLEM_SHAPES = ("many-to-one", "one-to-many", "many-to-many")
 _COLOURS = {"x": "#cfe2f3", "h": "#fce5cd", "y": "#d9ead3"}
@@ -155,4 +155,67 @@ def plot_sequences(*series, labels=(), ax=None, xlabel="time step $t$", ylabel="
     ax.set_ylabel(ylabel)
     if labels:
         ax.legend(loc="best", fontsize=9)
+    return ax
+
+
+def plot_bptt_graph(length: int = 5, k: int | None = None, ax=None):
+    """The unrolled graph of a vanilla RNN with a loss at every step, forward and backward.
+
+    Grey arrows carry values forward (:math:`x_t \\to h_t`, :math:`h_{t-1} \\to h_t`,
+    :math:`h_t \\to \\ell_t`); red dashed arrows carry gradients backward. Every :math:`h_t` receives
+    gradient from its own loss :math:`\\ell_t` and from :math:`h_{t+1}`. With truncation length
+    ``k``, the red arrow from :math:`h_{t+1}` to :math:`h_t` is removed wherever t is a multiple of
+    k (a dotted line marks each cut) while the grey arrow stays: the state still flows forward.
+
+    Parameters
+    ----------
+    length : int, default 5
+        Number of time steps T drawn (1 to 12).
+    k : int, optional
+        Truncation length; ``None`` draws full backpropagation through time.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``length`` is not in 1..12 or ``k`` is not a positive int.
+
+    Examples
+    --------
+    >>> ax = plot_bptt_graph(4, k=2)
+    """
+    if not isinstance(length, (int, np.integer)) or not 1 <= length <= 12:
+        raise ValueError(f"plot_bptt_graph: expected length to be an int in 1..12, got {length!r}")
+    if k is not None and (not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1):
+        raise ValueError(f"plot_bptt_graph: expected k to be None or a positive int, got {k!r}")
+    ax = _axes(ax, (1.5 * (length + 1.5), 3.6))
+    back = {"arrowstyle": "->", "color": "#c0392b", "linestyle": "--", "lw": 1.3}
+    _box(ax, 0, 1, "$h_0$", "h")
+    for t in range(1, length + 1):
+        _box(ax, t, 0, f"$x_{{{t}}}$", "x")
+        _box(ax, t, 1, f"$h_{{{t}}}$", "h")
+        _box(ax, t, 2, f"$\\ell_{{{t}}}$", "y")
+        _arrow(ax, (t, 0.2), (t, 0.78))
+        _arrow(ax, (t - 0.05, 1.22), (t - 0.05, 1.78))
+        _arrow(ax, (t - 0.72, 1.06), (t - 0.28, 1.06))
+        ax.annotate("", xy=(t + 0.05, 1.22), xytext=(t + 0.05, 1.78), arrowprops=back)
+        cut = k is not None and t < length and t % k == 0
+        if t < length and not cut:
+            ax.annotate("", xy=(t + 0.28, 0.9), xytext=(t + 0.72, 0.9), arrowprops=back)
+        if cut:
+            ax.axvline(t + 0.5, color="0.4", linestyle=":", lw=1.5)
+            ax.text(t + 0.5, 2.45, "gradient\nstopped", ha="center", va="center", fontsize=8, color="0.3")
+    ax.annotate("", xy=(0.28, 0.9), xytext=(0.72, 0.9), arrowprops=back)
+    ax.plot([], [], color="0.3", label="forward: values")
+    ax.plot([], [], color="#c0392b", linestyle="--", label="backward: gradients")
+    ax.legend(loc="lower left", fontsize=8, frameon=False, bbox_to_anchor=(0.0, -0.12), ncol=2)
+    ax.set_xlim(-0.5, length + 0.5)
+    ax.set_ylim(-0.6, 2.75)
+    title = "backpropagation through time" if k is None else f"truncated BPTT, k = {k}"
+    ax.set_title(f"{title}: the unrolled graph with a loss $\\ell_t$ at every step")
+    ax.axis("off")
     return ax

@@ -166,7 +166,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
 
 
 def rnn_step_backward(dh, cache: RNNStepCache):
-    """Backward pass of one step: gradients of the loss through ``h = tanh(a)``.
+    """Backward pass of one step: gradients of the loss through ``h = tanh(x @ Wx + h_prev @ Wh + b)``.
 
     Parameters
     ----------
@@ -178,17 +178,52 @@ def rnn_step_backward(dh, cache: RNNStepCache):
     Returns
     -------
     dx : ndarray of shape (N, D)
+        Gradient with respect to the step's input.
     dh_prev : ndarray of shape (N, H)
+        Gradient with respect to the previous hidden state: what flows back to step ``t-1``.
     dWx : ndarray of shape (D, H)
+        This step's contribution to the gradient of ``Wx``.
     dWh : ndarray of shape (H, H)
+        This step's contribution to the gradient of ``Wh``.
     db : ndarray of shape (H,)
+        This step's contribution to the gradient of ``b``.
+
+    Raises
+    ------
+    TypeError
+        If ``cache`` is not an :class:`RNNStepCache` or ``dh`` is not a float array.
+    ValueError
+        If ``dh`` does not have the shape of the cached ``h``.
 
     Notes
     -----
-    With :math:`\\delta = \\partial L/\\partial h \\odot (1 - h^2)` (the tanh derivative read off the
-    cached output): ``dx = δ Wxᵀ``, ``dh_prev = δ Whᵀ``, ``dWx = xᵀ δ``, ``dWh = h_prevᵀ δ``,
-    ``db = Σ_n δ``.
+    With :math:`\\delta = \\partial L/\\partial h \\odot (1 - h^2)`, the gradient with respect to the
+    pre-activation :math:`a = x W_x + h_{prev} W_h + b` (the tanh derivative is read off the cached
+    output, nothing is recomputed):
+
+    .. math::
+
+        dx = \\delta W_x^\\top, \\quad dh_{prev} = \\delta W_h^\\top, \\quad
+        dW_x = x^\\top \\delta, \\quad dW_h = h_{prev}^\\top \\delta, \\quad db = \\sum_n \\delta_n.
+
+    ``dh_prev`` is one step of the recursion of equation ``bptt-recursion`` in chapter 3.
+
+    See Also
+    --------
+    torch.nn.RNNCell : autograd through the same computation gives the same gradients.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> h, cache = rnn_step_forward(rng.normal(size=(2, 3)), np.zeros((2, 4)),
+    ...                             rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), np.zeros(4))
+    >>> dx, dh_prev, dWx, dWh, db = rnn_step_backward(np.ones((2, 4)), cache)
+    >>> dx.shape, dh_prev.shape, dWx.shape, dWh.shape, db.shape
+    ((2, 3), (2, 4), (3, 4), (4, 4), (4,))
     """
+    if not isinstance(cache, RNNStepCache):
+        got = type(cache).__name__
+        raise TypeError(f"rnn_step_backward: expected cache to be an RNNStepCache, got {got}")
     Dims("rnn_step_backward", N=cache.h.shape[0], H=cache.h.shape[1]).check("dh", dh, "N H")
     da = dh * (1.0 - cache.h**2)  # (N, H)
     dx = da @ cache.Wx.T  # (N, D)
@@ -205,7 +240,8 @@ def rnn_backward(dh, cache: RNNCache):
     Parameters
     ----------
     dh : ndarray of shape (N, T, H)
-        Upstream gradient of the loss with respect to every hidden state ``h[:, t]``.
+        Upstream gradient of the loss with respect to every hidden state ``h[:, t]`` (from the
+        output layer; zeros at steps that emit no output).
     cache : RNNCache
         From :func:`rnn_forward`.
 
@@ -217,12 +253,44 @@ def rnn_backward(dh, cache: RNNCache):
     dWh : ndarray of shape (H, H)
     db : ndarray of shape (H,)
 
+    Raises
+    ------
+    TypeError
+        If ``cache`` is not an :class:`RNNCache` or ``dh`` is not a float array.
+    ValueError
+        If ``dh`` does not have the shape of the cached hidden states.
+
     Notes
     -----
     Walks ``t = T-1, ..., 0`` carrying :math:`\\partial L/\\partial h_t`: the upstream ``dh[:, t]``
-    plus what flows back from step ``t+1``. Weight gradients are sums over time because the same
-    weights are used at every step.
+    plus what flows back from step ``t+1`` (equation ``bptt-recursion`` of chapter 3),
+
+    .. math::
+
+        \\frac{\\partial L}{\\partial h_t} = \\text{dh}_t
+        + \\Big(\\frac{\\partial L}{\\partial h_{t+1}} \\odot (1 - h_{t+1}^2)\\Big) W_h^\\top .
+
+    Weight gradients are sums over time of the per-step contributions of
+    :func:`rnn_step_backward`, because the same weights are used at every step. Time is
+    :math:`O(T N (D H + H^2))`; memory is the cache, which holds all T hidden states.
+
+    See Also
+    --------
+    torch.nn.RNN : autograd through the same layer gives the same gradients.
+    companion.ref.tbptt.truncated_rnn_backward : the same walk, with the carried gradient cut every k steps.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> N, T, D, H = 2, 5, 3, 4
+    >>> h, cache = rnn_forward(rng.normal(size=(N, T, D)), np.zeros((N, H)),
+    ...                        rng.normal(size=(D, H)), rng.normal(size=(H, H)), np.zeros(H))
+    >>> dx, dh0, dWx, dWh, db = rnn_backward(np.ones_like(h), cache)
+    >>> dx.shape, dh0.shape
+    ((2, 5, 3), (2, 4))
     """
+    if not isinstance(cache, RNNCache):
+        raise TypeError(f"rnn_backward: expected cache to be an RNNCache, got {type(cache).__name__}")
     N, T, H = cache.h.shape
     Dims("rnn_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
     dx = np.empty_like(cache.x, dtype=np.result_type(dh, cache.x))  # (N, T, D)
