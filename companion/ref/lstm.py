@@ -1,0 +1,438 @@
+"""The long short-term memory (LSTM) layer in numpy: forward pass and BPTT by hand (chapter 5).
+
+Layout is batch first and "inputs @ weights", with torch's gate order **i, f, g, o** stacked along the
+last axis of the weights:
+
+.. math::
+
+    a_t &= x_t W_x + h_{t-1} W_h + b = [a^i_t \\mid a^f_t \\mid a^g_t \\mid a^o_t], \\\\
+    i_t &= \\sigma(a^i_t), \\quad f_t = \\sigma(a^f_t), \\quad g_t = \\tanh(a^g_t),
+    \\quad o_t = \\sigma(a^o_t), \\\\
+    c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t),
+
+with ``x`` of shape (N, T, D), ``h0`` and ``c0`` (N, H), ``Wx`` (D, 4H), ``Wh`` (H, 4H) and ``b``
+(4H,). ``torch.nn.LSTM`` stores the transposes, ``weight_ih_l0`` (4H, D) and ``weight_hh_l0``
+(4H, H), and two biases whose sum is ``b``; :func:`to_torch` and :func:`from_torch` convert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import numpy as np
+
+from companion._checks import Dims
+
+__all__ = [
+    "sigmoid",
+    "LSTMStepCache",
+    "LSTMCache",
+    "lstm_step_forward",
+    "lstm_step_backward",
+    "lstm_forward",
+    "lstm_backward",
+    "to_torch",
+    "from_torch",
+]
+
+
+def sigmoid(a):
+    """Numerically stable logistic function :math:`\\sigma(a) = 1 / (1 + e^{-a})`.
+
+    Parameters
+    ----------
+    a : ndarray of any shape
+
+    Returns
+    -------
+    ndarray of the same shape
+        Values in [0, 1]; ``exp`` is only ever called on non-positive numbers, so large ``|a|``
+        neither overflows nor warns.
+
+    See Also
+    --------
+    torch.sigmoid : the same function on tensors.
+
+    Examples
+    --------
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
+    e = np.exp(-np.abs(a))  # in (0, 1]
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+class LSTMStepCache(NamedTuple):
+    """What one step's backward pass needs from its forward pass."""
+
+    x: np.ndarray  #: (N, D) input at this step
+    h_prev: np.ndarray  #: (N, H) previous hidden state
+    c_prev: np.ndarray  #: (N, H) previous cell state
+    gates: np.ndarray  #: (N, 4H) activated gates [i | f | g | o]
+    tanh_c: np.ndarray  #: (N, H) tanh of the new cell state
+    Wx: np.ndarray  #: (D, 4H)
+    Wh: np.ndarray  #: (H, 4H)
+
+
+class LSTMCache(NamedTuple):
+    """What the sequence backward pass needs: inputs, every gate and every state (memory grows with T)."""
+
+    x: np.ndarray  #: (N, T, D)
+    h0: np.ndarray  #: (N, H)
+    c0: np.ndarray  #: (N, H)
+    gates: np.ndarray  #: (N, T, 4H) activated gates [i | f | g | o] at every step
+    c: np.ndarray  #: (N, T, H) cell states; ``c[:, -1]`` is the final one
+    tanh_c: np.ndarray  #: (N, T, H)
+    h: np.ndarray  #: (N, T, H)
+    Wx: np.ndarray  #: (D, 4H)
+    Wh: np.ndarray  #: (H, 4H)
+
+
+def _check_params(dims: Dims, Wx, Wh, b) -> None:
+    dims.check("Wx", Wx, "D 4H")
+    dims.check("Wh", Wh, "H 4H")
+    dims.check("b", b, "4H")
+
+
+def _activate(a, H: int):
+    """Gate activations from pre-activations ``a`` (N, 4H): sigmoid on i, f, o and tanh on g."""
+    gates = sigmoid(a)  # (N, 4H)
+    gates[:, 2 * H : 3 * H] = np.tanh(a[:, 2 * H : 3 * H])  # g
+    return gates
+
+
+def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
+    """One LSTM step: gates, additive cell update, gated output.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, D)
+        Inputs at this time step.
+    h_prev : ndarray of shape (N, H)
+        Hidden state from the previous step.
+    c_prev : ndarray of shape (N, H)
+        Cell state from the previous step.
+    Wx : ndarray of shape (D, 4H)
+        Input-to-hidden weights, gate blocks in the order i, f, g, o.
+    Wh : ndarray of shape (H, 4H)
+        Hidden-to-hidden weights, same order.
+    b : ndarray of shape (4H,)
+        Bias, same order.
+
+    Returns
+    -------
+    h : ndarray of shape (N, H)
+        The new hidden state.
+    c : ndarray of shape (N, H)
+        The new cell state.
+    cache : LSTMStepCache
+        Values needed by :func:`lstm_step_backward`.
+
+    Raises
+    ------
+    ValueError
+        If a shape does not match the others.
+    TypeError
+        If an argument is not a floating-point ndarray.
+
+    Notes
+    -----
+    Equations (lstm-gates) and (lstm-cell) of chapter 5:
+    :math:`[i, f, g, o] = [\\sigma, \\sigma, \\tanh, \\sigma](x W_x + h_{t-1} W_h + b)`,
+    :math:`c_t = f \\odot c_{t-1} + i \\odot g`, :math:`h_t = o \\odot \\tanh(c_t)`.
+
+    See Also
+    --------
+    torch.nn.LSTMCell : the same computation with weights stored transposed.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> N, D, H = 2, 3, 4
+    >>> h, c, cache = lstm_step_forward(rng.normal(size=(N, D)), np.zeros((N, H)), np.zeros((N, H)),
+    ...                                 rng.normal(size=(D, 4 * H)), rng.normal(size=(H, 4 * H)),
+    ...                                 np.zeros(4 * H))
+    >>> h.shape, c.shape
+    ((2, 4), (2, 4))
+    """
+    dims = Dims("lstm_step_forward")
+    dims.check("x", x, "N D")
+    dims.check("h_prev", h_prev, "N H")
+    dims.check("c_prev", c_prev, "N H")
+    _check_params(dims, Wx, Wh, b)
+    H = dims["H"]
+    gates = _activate(x @ Wx + h_prev @ Wh + b, H)  # (N, 4H)
+    i, f, g, o = np.split(gates, 4, axis=1)  # 4 x (N, H)
+    c = f * c_prev + i * g  # (N, H)
+    tanh_c = np.tanh(c)  # (N, H)
+    h = o * tanh_c  # (N, H)
+    return h, c, LSTMStepCache(x, h_prev, c_prev, gates, tanh_c, Wx, Wh)
+
+
+def lstm_step_backward(dh, dc, cache: LSTMStepCache):
+    """Backward pass of one LSTM step.
+
+    Parameters
+    ----------
+    dh : ndarray of shape (N, H)
+        Gradient of the loss with respect to this step's ``h`` (upstream plus carried).
+    dc : ndarray of shape (N, H)
+        Gradient with respect to this step's ``c`` carried back from the next step.
+    cache : LSTMStepCache
+        From :func:`lstm_step_forward`.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, D)
+    dh_prev : ndarray of shape (N, H)
+    dc_prev : ndarray of shape (N, H)
+    dWx : ndarray of shape (D, 4H)
+    dWh : ndarray of shape (H, 4H)
+    db : ndarray of shape (4H,)
+
+    Raises
+    ------
+    ValueError
+        If ``dh`` or ``dc`` does not have the shape of the step's states.
+
+    Notes
+    -----
+    The total gradient reaching :math:`c_t` is the carried ``dc`` plus the path through
+    :math:`h_t`: :math:`\\delta c = dc + dh \\odot o \\odot (1 - \\tanh^2 c_t)`. Then
+    :math:`dc_{t-1} = \\delta c \\odot f` (the forget gate, not a weight matrix), and the gate
+    pre-activations receive :math:`\\delta c \\odot g \\cdot i(1-i)`, :math:`\\delta c \\odot c_{t-1}
+    \\cdot f(1-f)`, :math:`\\delta c \\odot i \\cdot (1-g^2)` and :math:`dh \\odot \\tanh c_t \\cdot o(1-o)`.
+
+    See Also
+    --------
+    torch.nn.LSTMCell : autograd computes the same gradients.
+    """
+    N, H = cache.tanh_c.shape
+    dims = Dims("lstm_step_backward", N=N, H=H)
+    dims.check("dh", dh, "N H")
+    dims.check("dc", dc, "N H")
+    i, f, g, o = np.split(cache.gates, 4, axis=1)  # 4 x (N, H)
+    dc_total = dc + dh * o * (1.0 - cache.tanh_c**2)  # (N, H)
+    da = np.concatenate(  # gradient of the pre-activations, (N, 4H)
+        [
+            dc_total * g * i * (1.0 - i),
+            dc_total * cache.c_prev * f * (1.0 - f),
+            dc_total * i * (1.0 - g**2),
+            dh * cache.tanh_c * o * (1.0 - o),
+        ],
+        axis=1,
+    )
+    dx = da @ cache.Wx.T  # (N, D)
+    dh_prev = da @ cache.Wh.T  # (N, H)
+    dc_prev = dc_total * f  # (N, H)
+    dWx = cache.x.T @ da  # (D, 4H)
+    dWh = cache.h_prev.T @ da  # (H, 4H)
+    db = da.sum(axis=0)  # (4H,)
+    return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+def lstm_forward(x, h0, c0, Wx, Wh, b):
+    """Run the LSTM over a whole batch of sequences.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, T, D)
+        Input sequences, batch first.
+    h0 : ndarray of shape (N, H)
+        Initial hidden state.
+    c0 : ndarray of shape (N, H)
+        Initial cell state.
+    Wx : ndarray of shape (D, 4H)
+        Input-to-hidden weights, gates i, f, g, o.
+    Wh : ndarray of shape (H, 4H)
+        Hidden-to-hidden weights, shared by every time step.
+    b : ndarray of shape (4H,)
+        Bias.
+
+    Returns
+    -------
+    h : ndarray of shape (N, T, H)
+        Hidden state at every step; ``h[:, -1]`` is the final one.
+    cache : LSTMCache
+        Values needed by :func:`lstm_backward`; ``cache.c[:, -1]`` is the final cell state.
+
+    Raises
+    ------
+    ValueError
+        If a shape does not match the others (including T = 0).
+    TypeError
+        If an argument is not a floating-point ndarray.
+
+    See Also
+    --------
+    torch.nn.LSTM : the same layer (``batch_first=True``); it returns ``(output, (h_n, c_n))``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> N, T, D, H = 2, 5, 3, 4
+    >>> h, cache = lstm_forward(rng.normal(size=(N, T, D)), np.zeros((N, H)), np.zeros((N, H)),
+    ...                         rng.normal(size=(D, 4 * H)), rng.normal(size=(H, 4 * H)), np.zeros(4 * H))
+    >>> h.shape, cache.c[:, -1].shape
+    ((2, 5, 4), (2, 4))
+    """
+    dims = Dims("lstm_forward")
+    dims.check("x", x, "N T D")
+    dims.check("h0", h0, "N H")
+    dims.check("c0", c0, "N H")
+    _check_params(dims, Wx, Wh, b)
+    N, T, _ = x.shape
+    H = dims["H"]
+    dtype = np.result_type(x, h0, c0, Wx, Wh, b)
+    gates = np.empty((N, T, 4 * H), dtype=dtype)  # (N, T, 4H)
+    h, c, tanh_c = (np.empty((N, T, H), dtype=dtype) for _ in range(3))  # 3 x (N, T, H)
+    h_t, c_t = h0, c0
+    for t in range(T):
+        h_t, c_t, step = lstm_step_forward(x[:, t], h_t, c_t, Wx, Wh, b)
+        h[:, t], c[:, t], gates[:, t], tanh_c[:, t] = h_t, c_t, step.gates, step.tanh_c
+    return h, LSTMCache(x, h0, c0, gates, c, tanh_c, h, Wx, Wh)
+
+
+def lstm_backward(dh, cache: LSTMCache):
+    """Backpropagation through time for the LSTM.
+
+    Parameters
+    ----------
+    dh : ndarray of shape (N, T, H)
+        Upstream gradient of the loss with respect to every hidden state ``h[:, t]``.
+    cache : LSTMCache
+        From :func:`lstm_forward`.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, T, D)
+    dh0 : ndarray of shape (N, H)
+    dc0 : ndarray of shape (N, H)
+    dWx : ndarray of shape (D, 4H)
+    dWh : ndarray of shape (H, 4H)
+    db : ndarray of shape (4H,)
+
+    Raises
+    ------
+    ValueError
+        If ``dh`` does not have the shape of the hidden states.
+
+    Notes
+    -----
+    Walks ``t = T-1, ..., 0`` carrying two gradients, :math:`\\partial L/\\partial h_t` (the upstream
+    ``dh[:, t]`` plus what flows back from step ``t+1``) and :math:`\\partial L/\\partial c_t`; the
+    latter is multiplied by the forget gate :math:`f_t` at each step back (chapter 5, eq.
+    (lstm-dc)). The loss is assumed not to read the final cell state directly.
+    """
+    N, T, H = cache.h.shape
+    Dims("lstm_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
+    dtype = np.result_type(dh, cache.x)
+    dx = np.empty(cache.x.shape, dtype=dtype)  # (N, T, D)
+    dWx = np.zeros(cache.Wx.shape, dtype=dtype)  # (D, 4H)
+    dWh = np.zeros(cache.Wh.shape, dtype=dtype)  # (H, 4H)
+    db = np.zeros(4 * H, dtype=dtype)  # (4H,)
+    dh_next = np.zeros((N, H), dtype=dtype)  # carried from step t+1
+    dc_next = np.zeros((N, H), dtype=dtype)
+    for t in reversed(range(T)):
+        h_prev = cache.h[:, t - 1] if t > 0 else cache.h0
+        c_prev = cache.c[:, t - 1] if t > 0 else cache.c0
+        step = LSTMStepCache(
+            cache.x[:, t], h_prev, c_prev, cache.gates[:, t], cache.tanh_c[:, t], cache.Wx, cache.Wh
+        )
+        dx[:, t], dh_next, dc_next, dWx_t, dWh_t, db_t = lstm_step_backward(dh[:, t] + dh_next, dc_next, step)
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dh_next, dc_next, dWx, dWh, db
+
+
+def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
+    """Convert numpy-layout LSTM parameters to ``torch.nn.LSTM``'s names and layout.
+
+    Parameters
+    ----------
+    Wx : ndarray of shape (D, 4H)
+    Wh : ndarray of shape (H, 4H)
+    b : ndarray of shape (4H,)
+    suffix : str, default ``"_l0"``
+        Suffix of the parameter names: ``"_l0"`` for ``nn.LSTM``, ``""`` for ``nn.LSTMCell``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``weight_ih{suffix}`` (4H, D), ``weight_hh{suffix}`` (4H, H), ``bias_ih{suffix}`` (4H,) equal
+        to ``b`` and ``bias_hh{suffix}`` (4H,) of zeros. Wrap the values with ``torch.from_numpy``
+        and pass them to ``load_state_dict``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit together.
+
+    See Also
+    --------
+    from_torch : the inverse.
+
+    Examples
+    --------
+    >>> sd = to_torch(np.zeros((3, 8)), np.zeros((2, 8)), np.zeros(8))
+    >>> {k: v.shape for k, v in sd.items()}["weight_ih_l0"]
+    (8, 3)
+    """
+    _check_params(Dims("to_torch"), Wx, Wh, b)
+    return {
+        f"weight_ih{suffix}": np.ascontiguousarray(Wx.T),  # (4H, D)
+        f"weight_hh{suffix}": np.ascontiguousarray(Wh.T),  # (4H, H)
+        f"bias_ih{suffix}": b.copy(),  # (4H,)
+        f"bias_hh{suffix}": np.zeros_like(b),  # (4H,)
+    }
+
+
+def _as_numpy(value) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor, without importing torch
+        value = value.detach().cpu().numpy()
+    return np.array(value, copy=True)
+
+
+def from_torch(params: Mapping, *, suffix: str = "_l0"):
+    """Convert ``torch.nn.LSTM`` (or ``LSTMCell``) parameters to numpy layout.
+
+    Parameters
+    ----------
+    params : mapping of str to tensor or ndarray
+        A ``state_dict``: ``weight_ih{suffix}`` (4H, D) and ``weight_hh{suffix}`` (4H, H); the
+        biases ``bias_ih{suffix}`` and ``bias_hh{suffix}`` (4H,) are optional (``bias=False``).
+    suffix : str, default ``"_l0"``
+        ``""`` for a cell's ``state_dict``.
+
+    Returns
+    -------
+    Wx : ndarray of shape (D, 4H)
+    Wh : ndarray of shape (H, 4H)
+    b : ndarray of shape (4H,)
+        ``bias_ih + bias_hh``: in the LSTM the two biases only ever appear summed.
+
+    Raises
+    ------
+    KeyError
+        If a weight is missing, naming the keys that were found.
+    ValueError
+        If the shapes are not those of an LSTM (a leading dimension that is not 4H).
+
+    See Also
+    --------
+    to_torch : the inverse (up to how the bias is split between the two torch vectors).
+    """
+    try:
+        W_ih = _as_numpy(params[f"weight_ih{suffix}"])
+        W_hh = _as_numpy(params[f"weight_hh{suffix}"])
+    except KeyError as err:
+        raise KeyError(f"from_torch: expected key {err.args[0]!r}; found {sorted(params)}") from None
+    b = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)  # (4H,)
+    for name in (f"bias_ih{suffix}", f"bias_hh{suffix}"):
+        if name in params:
+            b = b + _as_numpy(params[name])
+    Wx, Wh = W_ih.T.copy(), W_hh.T.copy()  # (D, 4H), (H, 4H)
+    _check_params(Dims("from_torch"), Wx, Wh, b)
+    return Wx, Wh, b
