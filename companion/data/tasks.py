@@ -11,7 +11,7 @@ import numpy as np
 
 from companion._checks import as_rng
 
-__all__ = ["sum_task", "sine_task", "echo_task"]
+__all__ = ["sum_task", "sine_task", "echo_task", "adding_problem", "copy_task"]
 
 
 def _check_sizes(where: str, **sizes: int) -> None:
@@ -110,3 +110,135 @@ def echo_task(n: int, length: int, delay: int, *, rng):
     y = np.zeros_like(x)
     y[:, delay:] = x[:, : length - delay]
     return x, y
+
+
+def adding_problem(n: int, length: int, *, rng):
+    """Many-to-one, long range: add the two numbers that carry a marker.
+
+    The adding problem of Hochreiter & Schmidhuber (1997) in the form used by Le et al. (2015): every
+    step shows a value and a marker; exactly two steps are marked, one in each half of the sequence,
+    and the target is the sum of the two marked values. Everything between the marks is distraction,
+    so a model must carry the first value across up to ``length - 1`` steps.
+
+    Parameters
+    ----------
+    n : int
+        Number of sequences N.
+    length : int
+        Sequence length T, at least 2. The first marker lies in steps ``0 .. T//2 - 1``, the second in
+        ``T//2 .. T-1``, both uniformly.
+    rng : int or numpy.random.Generator
+        Seed or generator.
+
+    Returns
+    -------
+    x : ndarray of shape (N, T, 2)
+        ``x[..., 0]``: values drawn uniformly from [0, 1); ``x[..., 1]``: the marker, 1.0 at the two
+        marked steps and 0.0 elsewhere.
+    y : ndarray of shape (N, 1)
+        ``(x[..., 0] * x[..., 1]).sum(axis=1)``, a number in [0, 2).
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive int or ``length < 2``.
+
+    Notes
+    -----
+    The best constant prediction is :math:`E[y] = 1` and its mean squared error is
+    :math:`\\mathrm{Var}(u_1 + u_2) = 2 \\cdot \\frac{1}{12} = \\frac{1}{6} \\approx 0.167`: a model
+    whose error stays there has learned nothing about the marked values.
+
+    Examples
+    --------
+    >>> x, y = adding_problem(3, 10, rng=0)
+    >>> x.shape, y.shape, x[..., 1].sum(axis=1).tolist()
+    ((3, 10, 2), (3, 1), [2.0, 2.0, 2.0])
+    >>> import torch
+    >>> xt, yt = torch.from_numpy(x).float(), torch.from_numpy(y).float()  # (N, T, 2), (N, 1)
+    """
+    _check_sizes("adding_problem", n=n, length=length)
+    if length < 2:
+        raise ValueError(f"adding_problem: expected length >= 2 (one marker per half), got {length}")
+    gen = as_rng(rng)
+    half = length // 2
+    values = gen.uniform(0.0, 1.0, size=(n, length))  # (N, T)
+    first = gen.integers(0, half, size=n)  # (N,)
+    second = gen.integers(half, length, size=n)  # (N,)
+    marker = np.zeros((n, length))  # (N, T)
+    rows = np.arange(n)
+    marker[rows, first] = 1.0
+    marker[rows, second] = 1.0
+    x = np.stack([values, marker], axis=2)  # (N, T, 2)
+    y = (values[rows, first] + values[rows, second])[:, None]  # (N, 1)
+    return x, y
+
+
+def copy_task(n: int, seq_len: int, delay: int, *, rng, n_symbols: int = 8):
+    """Many-to-many, long range: read a sequence of symbols, wait, then write it out again.
+
+    The copy (memory) task of Hochreiter & Schmidhuber (1997) in the form of Arjovsky et al. (2016).
+    A sequence has ``T = seq_len + delay + seq_len`` steps:
+
+    * steps ``0 .. S-1`` show the S symbols to remember (S = ``seq_len``), drawn uniformly from
+      ``0 .. K-1`` (K = ``n_symbols``);
+    * steps ``S .. S+delay-2`` show the blank symbol ``K``;
+    * step ``S+delay-1`` shows the go symbol ``K+1``, the cue to start writing;
+    * steps ``S+delay .. T-1`` show blanks again, and at these last S steps the model must output the
+      S symbols in their original order.
+
+    Only the last S steps are scored: ``y`` holds their targets, so with ``logits`` of shape
+    (N, T, K) the loss is ``cross_entropy(logits[:, -S:].reshape(-1, K), y.reshape(-1))``.
+
+    Parameters
+    ----------
+    n : int
+        Number of sequences N.
+    seq_len : int
+        Number of symbols to copy S.
+    delay : int
+        Number of steps between the symbols and the outputs, at least 1: ``delay - 1`` blanks and
+        then the go symbol at step ``S+delay-1`` (``delay=1``: the go symbol follows the symbols).
+    rng : int or numpy.random.Generator
+        Seed or generator.
+    n_symbols : int, default 8
+        Alphabet size K of the symbols to copy (at least 2). Inputs have K + 2 channels.
+
+    Returns
+    -------
+    x : ndarray of shape (N, T, K + 2)
+        One-hot inputs, float64: channels ``0 .. K-1`` the symbols, ``K`` blank, ``K+1`` go.
+    y : ndarray of shape (N, S)
+        int64 class indices in ``0 .. K-1``: the symbols of steps ``0 .. S-1``, to be output at steps
+        ``T-S .. T-1``.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int, ``delay < 1`` or ``n_symbols < 2``.
+
+    Notes
+    -----
+    A model that remembers nothing can do no better than guessing: cross-entropy
+    :math:`\\log K` per scored step and accuracy :math:`1/K`.
+
+    Examples
+    --------
+    >>> x, y = copy_task(2, seq_len=3, delay=4, rng=0, n_symbols=5)
+    >>> x.shape, y.shape, y.dtype
+    ((2, 10, 7), (2, 3), dtype('int64'))
+    >>> x[0].argmax(axis=1)[:3].tolist() == y[0].tolist()
+    True
+    >>> import torch
+    >>> xt, yt = torch.from_numpy(x).float(), torch.from_numpy(y)  # (N, T, K+2) float32, (N, S) int64
+    """
+    _check_sizes("copy_task", n=n, seq_len=seq_len, delay=delay, n_symbols=n_symbols)
+    if n_symbols < 2:
+        raise ValueError(f"copy_task: expected n_symbols >= 2, got {n_symbols}")
+    length = 2 * seq_len + delay
+    symbols = as_rng(rng).integers(0, n_symbols, size=(n, seq_len))  # (N, S)
+    codes = np.full((n, length), n_symbols, dtype=np.int64)  # (N, T) blank everywhere
+    codes[:, :seq_len] = symbols
+    codes[:, seq_len + delay - 1] = n_symbols + 1  # the go symbol
+    x = np.eye(n_symbols + 2)[codes]  # (N, T, K + 2)
+    return x, symbols.astype(np.int64)

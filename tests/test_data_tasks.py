@@ -1,0 +1,166 @@
+"""companion.data.tasks: every generator's shapes, values, determinism from its seed and bad input."""
+
+import numpy as np
+import pytest
+
+from companion.data import tasks
+
+
+def test_all_names_exist():
+    assert set(tasks.__all__) == {"sum_task", "sine_task", "echo_task", "adding_problem", "copy_task"}
+    for name in tasks.__all__:
+        assert callable(getattr(tasks, name))
+
+
+# the lead's chapter-1 generators, called the same way: (arguments, keyword arguments)
+GENERATORS = {
+    "sum_task": ((5, 7), {}),
+    "sine_task": ((5, 7), {}),
+    "echo_task": ((5, 7, 2), {}),
+    "adding_problem": ((5, 7), {}),
+    "copy_task": ((5, 3, 4), {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_same_seed_same_data_and_generator_is_accepted(name):
+    args, kwargs = GENERATORS[name]
+    f = getattr(tasks, name)
+    a, b = f(*args, rng=3, **kwargs), f(*args, rng=3, **kwargs)
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+    c = f(*args, rng=np.random.default_rng(3), **kwargs)
+    for u, v in zip(a, c, strict=True):
+        np.testing.assert_array_equal(u, v)
+    d = f(*args, rng=4, **kwargs)
+    assert not np.array_equal(a[0], d[0])
+    gen = np.random.default_rng(0)
+    first, second = f(*args, rng=gen, **kwargs), f(*args, rng=gen, **kwargs)
+    assert not np.array_equal(first[0], second[0]), "a shared generator advances between calls"
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_randomness_must_be_explicit(name):
+    args, kwargs = GENERATORS[name]
+    with pytest.raises(TypeError, match="int seed or a numpy.random.Generator"):
+        getattr(tasks, name)(*args, rng=None, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_first_size_must_be_a_positive_int(name, bad):
+    args, kwargs = GENERATORS[name]
+    with pytest.raises(ValueError, match=f"{name}: expected n to be a positive int"):
+        getattr(tasks, name)(bad, *args[1:], rng=0, **kwargs)
+
+
+def test_sum_task_values():
+    x, y = tasks.sum_task(6, 9, rng=0)
+    assert x.shape == (6, 9, 1) and y.shape == (6, 1)
+    assert x.dtype == y.dtype == np.float64
+    assert np.all(np.abs(x) <= 1.0)
+    np.testing.assert_allclose(y[:, 0], [sum(x[n, :, 0]) for n in range(6)], rtol=1e-13)
+    with pytest.raises(ValueError, match="sum_task: expected length to be a positive int, got 0"):
+        tasks.sum_task(2, 0, rng=0)
+
+
+def test_sine_task_values():
+    x, y = tasks.sine_task(5, 12, rng=1, max_freq=0.3)
+    assert x.shape == (5, 2) and y.shape == (5, 12, 1)
+    omega, phi = x[:, 0], x[:, 1]
+    assert np.all((0.1 <= omega) & (omega <= 0.3)) and np.all(np.abs(phi) <= np.pi)
+    for n in range(5):
+        for t in range(12):
+            assert y[n, t, 0] == pytest.approx(np.sin(omega[n] * t + phi[n]), abs=1e-14)
+    for bad in (0.05, 4.0):
+        with pytest.raises(ValueError, match="sine_task: expected 0.1 < max_freq <= pi"):
+            tasks.sine_task(2, 3, rng=0, max_freq=bad)
+
+
+@pytest.mark.parametrize("delay", [0, 1, 3, 6])
+def test_echo_task_is_a_delayed_copy(delay):
+    x, y = tasks.echo_task(4, 7, delay, rng=2)
+    assert x.shape == y.shape == (4, 7, 1)
+    for t in range(7):
+        expected = x[:, t - delay] if t >= delay else np.zeros((4, 1))
+        np.testing.assert_array_equal(y[:, t], expected)
+
+
+@pytest.mark.parametrize("delay", [-1, 7, 8, 1.5])
+def test_echo_task_rejects_bad_delays(delay):
+    with pytest.raises(ValueError, match=r"echo_task: expected 0 <= delay < length=7"):
+        tasks.echo_task(2, 7, delay, rng=0)
+
+
+@pytest.mark.parametrize("length", [2, 3, 10, 51])
+def test_adding_problem_has_one_marker_in_each_half_and_sums_the_marked_values(length):
+    x, y = tasks.adding_problem(200, length, rng=length)
+    assert x.shape == (200, length, 2) and y.shape == (200, 1)
+    assert x.dtype == y.dtype == np.float64
+    values, marker = x[..., 0], x[..., 1]
+    assert np.all((0 <= values) & (values < 1))
+    assert set(np.unique(marker)) <= {0.0, 1.0}
+    half = length // 2
+    np.testing.assert_array_equal(marker[:, :half].sum(axis=1), 1.0)
+    np.testing.assert_array_equal(marker[:, half:].sum(axis=1), 1.0)
+    for n in range(200):
+        i, j = np.flatnonzero(marker[n])
+        assert y[n, 0] == values[n, i] + values[n, j]
+
+
+def test_adding_problem_markers_cover_every_position():
+    x, _ = tasks.adding_problem(2000, 10, rng=0)
+    counts = x[..., 1].sum(axis=0)  # (T,)
+    assert np.all(counts > 0.1 * 2000 / 5), "each position of a half is marked about 1/5 of the time"
+
+
+def test_adding_problem_constant_baseline_is_one_sixth():
+    _, y = tasks.adding_problem(200_000, 20, rng=0)
+    assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.01
+    assert abs(np.var(y) - 1 / 6) < 0.01  # the best constant, the mean, does no better
+
+
+def test_adding_problem_rejects_too_short_sequences():
+    with pytest.raises(ValueError, match="adding_problem: expected length >= 2"):
+        tasks.adding_problem(3, 1, rng=0)
+    with pytest.raises(ValueError, match="adding_problem: expected length to be a positive int"):
+        tasks.adding_problem(3, 0, rng=0)
+
+
+@pytest.mark.parametrize("seq_len, delay, K", [(3, 4, 5), (1, 1, 2), (10, 20, 8)])
+def test_copy_task_layout(seq_len, delay, K):
+    x, y = tasks.copy_task(50, seq_len, delay, rng=0, n_symbols=K)
+    T = 2 * seq_len + delay
+    assert x.shape == (50, T, K + 2) and y.shape == (50, seq_len)
+    assert x.dtype == np.float64 and y.dtype == np.int64
+    assert set(np.unique(x)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(x.sum(axis=2), 1.0)  # one-hot at every step
+    codes = x.argmax(axis=2)  # (N, T)
+    np.testing.assert_array_equal(codes[:, :seq_len], y)
+    assert np.all((0 <= y) & (y < K))
+    go = seq_len + delay - 1
+    np.testing.assert_array_equal(codes[:, seq_len:go], K)  # blanks while waiting
+    np.testing.assert_array_equal(codes[:, go], K + 1)  # the cue
+    np.testing.assert_array_equal(codes[:, go + 1 :], K)  # blanks while the model writes
+    assert T - (go + 1) == seq_len, "the last seq_len steps are the scored ones"
+
+
+def test_copy_task_symbols_are_uniform():
+    _, y = tasks.copy_task(4000, 5, 3, rng=1, n_symbols=4)
+    freq = np.bincount(y.ravel(), minlength=4) / y.size
+    np.testing.assert_allclose(freq, 0.25, atol=0.02)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seq_len": 0}, "expected seq_len to be a positive int"),
+        ({"delay": 0}, "expected delay to be a positive int"),
+        ({"n_symbols": 1}, "expected n_symbols >= 2"),
+        ({"n_symbols": 2.5}, "expected n_symbols to be a positive int"),
+    ],
+)
+def test_copy_task_rejects_bad_sizes(kwargs, message):
+    args = {"seq_len": 3, "delay": 2, "n_symbols": 4} | kwargs
+    with pytest.raises(ValueError, match="copy_task: " + message):
+        tasks.copy_task(2, args["seq_len"], args["delay"], rng=0, n_symbols=args["n_symbols"])
