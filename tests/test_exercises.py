@@ -1,0 +1,512 @@
+"""companion.exercises: each chapter's solution passes its check, and wrong implementations are
+reported with a message that names the fault.
+
+The solutions below are, character for character, the ones hidden in the chapters' exercise
+sections, written from the equations as a reader would (not calls into the package); nbval runs the
+notebook copies too. The wrong implementations are the mistakes readers make, written out the same
+way.
+"""
+
+import ast
+import inspect
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from companion import exercises as ex
+from companion.ref import gru as ref_gru
+from companion.ref import lstm as ref_lstm
+from companion.ref import rnn as ref_rnn
+from companion.ref.lstm import sigmoid
+
+# --------------------------------------------------------------------------------------------------
+# The solutions, as in the book.
+
+
+def my_window_features(x, width):
+    N, T, D = x.shape
+    padded = np.concatenate([np.zeros((N, width - 1, D)), x], axis=1)  # (N, T + width - 1, D)
+    return np.concatenate([padded[:, k : k + T] for k in range(width)], axis=2)  # (N, T, width * D)
+
+
+def my_linear_recurrence(x, h0, A, B, C):
+    h, ys = h0, []
+    for t in range(x.shape[1]):
+        h = h @ A + x[:, t] @ B
+        ys.append(h @ C)
+    return np.stack(ys, axis=1)
+
+
+def my_rnn_step_forward(x, h_prev, Wx, Wh, b):
+    return np.tanh(x @ Wx + h_prev @ Wh + b)
+
+
+def my_rnn_forward(x, h0, Wx, Wh, b):
+    h, states = h0, []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        states.append(h)
+    return np.stack(states, axis=1)  # (N, T, H)
+
+
+def my_rnn_step_backward(dh, cache):
+    da = dh * (1 - cache.h**2)  # through tanh
+    return da @ cache.Wx.T, da @ cache.Wh.T, cache.x.T @ da, cache.h_prev.T @ da, da.sum(axis=0)
+
+
+def my_rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    dx = np.zeros_like(cache.x)
+    dWx, dWh, db = np.zeros_like(cache.Wx), np.zeros_like(cache.Wh), np.zeros(H)
+    dh_next = np.zeros((N, H))
+    for t in reversed(range(T)):
+        h_prev = cache.h[:, t - 1] if t > 0 else cache.h0
+        da = (dh[:, t] + dh_next) * (1 - cache.h[:, t] ** 2)
+        dx[:, t] = da @ cache.Wx.T
+        dh_next = da @ cache.Wh.T
+        dWx += cache.x[:, t].T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+    return dx, dh_next, dWx, dWh, db
+
+
+def my_clip_by_norm(grads, max_norm):
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+    scale = max_norm / norm if norm > max_norm else 1.0
+    return [g * scale for g in grads]
+
+
+def my_step_jacobian(x, h_prev, Wx, Wh, b):
+    h = np.tanh(x @ Wx + h_prev @ Wh + b)
+    return (1 - h**2)[:, None] * Wh.T  # row i: (1 - h_i^2) times column i of Wh
+
+
+def my_lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
+    a_i, a_f, a_g, a_o = np.split(x @ Wx + h_prev @ Wh + b, 4, axis=1)  # 4 x (N, H)
+    i, f, o = (1 / (1 + np.exp(-a)) for a in (a_i, a_f, a_o))
+    g = np.tanh(a_g)
+    c = f * c_prev + i * g
+    return o * np.tanh(c), c
+
+
+def my_gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
+    x_r, x_z, x_n = np.split(x @ Wx + bx, 3, axis=1)  # 3 x (N, H)
+    h_r, h_z, h_n = np.split(h_prev @ Wh + bh, 3, axis=1)
+    r, z = 1 / (1 + np.exp(-(x_r + h_r))), 1 / (1 + np.exp(-(x_z + h_z)))
+    n = np.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h_prev
+
+
+SOLUTIONS = [
+    (ex.check_window_features, my_window_features),
+    (ex.check_linear_recurrence, my_linear_recurrence),
+    (ex.check_rnn_step_forward, my_rnn_step_forward),
+    (ex.check_rnn_forward, my_rnn_forward),
+    (ex.check_rnn_step_backward, my_rnn_step_backward),
+    (ex.check_rnn_backward, my_rnn_backward),
+    (ex.check_clip_by_norm, my_clip_by_norm),
+    (ex.check_step_jacobian, my_step_jacobian),
+    (ex.check_lstm_step_forward, my_lstm_step_forward),
+    (ex.check_gru_step_forward, my_gru_step_forward),
+]
+
+
+def test_every_check_has_a_solution_here():
+    checks = {name for name in ex.__all__ if name.startswith("check_")}
+    assert checks == {check.__name__ for check, _ in SOLUTIONS}
+
+
+@pytest.mark.parametrize("check, solution", SOLUTIONS, ids=lambda f: f.__name__)
+def test_solution_passes_its_check(check, solution):
+    report = check(solution)
+    assert isinstance(report, ex.CheckPassed)
+    assert report.check == check.__name__ and report.cases >= 3
+    assert repr(report) == f"✓ {check.__name__}: all checks passed ({report.cases} cases)"
+
+
+@pytest.mark.parametrize(
+    "check, reference",
+    [
+        (ex.check_rnn_step_forward, ref_rnn.rnn_step_forward),  # returns (h, cache)
+        (ex.check_rnn_forward, ref_rnn.rnn_forward),
+        (ex.check_rnn_step_backward, ref_rnn.rnn_step_backward),
+        (ex.check_rnn_backward, ref_rnn.rnn_backward),
+        (ex.check_lstm_step_forward, ref_lstm.lstm_step_forward),  # returns (h, c, cache)
+        (ex.check_gru_step_forward, ref_gru.gru_step_forward),
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_the_package_reference_passes_too(check, reference):
+    assert isinstance(check(reference), ex.CheckPassed)
+
+
+# --------------------------------------------------------------------------------------------------
+# Wrong implementations, one or more per exercise, and the fault each message must name.
+
+
+def window_newest_first(x, width):
+    return (
+        my_window_features(x[:, :, :], width)
+        .reshape(*x.shape[:2], width, -1)[:, :, ::-1]
+        .reshape(*x.shape[:2], -1)
+    )
+
+
+def window_with_roll(x, width):
+    return np.concatenate([np.roll(x, lag, axis=1) for lag in range(width - 1, -1, -1)], axis=2)
+
+
+def window_unflattened(x, width):
+    return my_window_features(x, width).reshape(*x.shape[:2], width, x.shape[2])
+
+
+def linear_column_style(x, h0, A, B, C):
+    return my_linear_recurrence(x, h0, A.T, B, C)
+
+
+def rnn_step_without_bias(x, h_prev, Wx, Wh, b):
+    return np.tanh(x @ Wx + h_prev @ Wh)
+
+
+def rnn_step_torch_layout(x, h_prev, Wx, Wh, b):
+    return np.tanh(x @ Wx + h_prev @ Wh.T + b)
+
+
+def rnn_step_transposed_output(x, h_prev, Wx, Wh, b):
+    return my_rnn_step_forward(x, h_prev, Wx, Wh, b).T
+
+
+def rnn_forward_time_first(x, h0, Wx, Wh, b):
+    return my_rnn_forward(x, h0, Wx, Wh, b).transpose(1, 0, 2)
+
+
+def rnn_forward_final_state_only(x, h0, Wx, Wh, b):
+    return my_rnn_forward(x, h0, Wx, Wh, b)[:, -1]
+
+
+def rnn_forward_from_zeros(x, h0, Wx, Wh, b):
+    return my_rnn_forward(x, np.zeros_like(h0), Wx, Wh, b)
+
+
+def step_backward_h_for_h_prev(dh, cache):
+    dx, dh_prev, dWx, _, db = my_rnn_step_backward(dh, cache)
+    da = dh * (1 - cache.h**2)
+    return dx, dh_prev, dWx, cache.h.T @ da, db
+
+
+def step_backward_no_tanh_derivative(dh, cache):
+    return dh @ cache.Wx.T, dh @ cache.Wh.T, cache.x.T @ dh, cache.h_prev.T @ dh, dh.sum(axis=0)
+
+
+def step_backward_db_not_summed(dh, cache):
+    dx, dh_prev, dWx, dWh, _ = my_rnn_step_backward(dh, cache)
+    return dx, dh_prev, dWx, dWh, dh * (1 - cache.h**2)
+
+
+def step_backward_dx_doubled(dh, cache):
+    dx, *rest = my_rnn_step_backward(dh, cache)
+    return (2 * dx, *rest)
+
+
+def step_backward_in_place(dh, cache):
+    cache.h[...] = 1 - cache.h**2  # reuses the cache's memory: the forward values are lost
+    da = dh * cache.h
+    return da @ cache.Wx.T, da @ cache.Wh.T, cache.x.T @ da, cache.h_prev.T @ da, da.sum(axis=0)
+
+
+def backward_without_carry(dh, cache):
+    N, T, H = dh.shape
+    dx = np.zeros_like(cache.x)
+    dWx, dWh, db = np.zeros_like(cache.Wx), np.zeros_like(cache.Wh), np.zeros(H)
+    dh_prev = np.zeros((N, H))
+    for t in reversed(range(T)):
+        h_prev = cache.h[:, t - 1] if t > 0 else cache.h0
+        da = dh[:, t] * (1 - cache.h[:, t] ** 2)  # forgets the gradient coming back from t + 1
+        dx[:, t], dh_prev = da @ cache.Wx.T, da @ cache.Wh.T
+        dWx += cache.x[:, t].T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+    return dx, dh_prev, dWx, dWh, db
+
+
+def backward_without_accumulation(dh, cache):
+    N, T, H = dh.shape
+    dx = np.zeros_like(cache.x)
+    dh_next = np.zeros((N, H))
+    for t in reversed(range(T)):
+        h_prev = cache.h[:, t - 1] if t > 0 else cache.h0
+        da = (dh[:, t] + dh_next) * (1 - cache.h[:, t] ** 2)
+        dx[:, t], dh_next = da @ cache.Wx.T, da @ cache.Wh.T
+        dWx, dWh, db = cache.x[:, t].T @ da, h_prev.T @ da, da.sum(axis=0)  # overwritten each step
+    return dx, dh_next, dWx, dWh, db
+
+
+def clip_each_separately(grads, max_norm):
+    return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
+
+
+def clip_in_place(grads, max_norm):
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+    for g in grads:
+        g *= min(1.0, max_norm / norm)
+    return grads
+
+
+def clip_by_value(grads, max_norm):
+    return [np.clip(g, -max_norm, max_norm) for g in grads]
+
+
+def jacobian_transposed(x, h_prev, Wx, Wh, b):
+    return my_step_jacobian(x, h_prev, Wx, Wh, b).T
+
+
+def jacobian_untransposed_wh(x, h_prev, Wx, Wh, b):
+    h = np.tanh(x @ Wx + h_prev @ Wh + b)
+    return np.diag(1 - h**2) @ Wh
+
+
+def lstm_ifog(x, h_prev, c_prev, Wx, Wh, b):
+    """The i, f, o, g layout of some course code."""
+    a = x @ Wx + h_prev @ Wh + b
+    ai, af, ao, ag = np.split(a, 4, axis=1)
+    i, f, o, g = sigmoid(ai), sigmoid(af), sigmoid(ao), np.tanh(ag)
+    c = f * c_prev + i * g
+    return o * np.tanh(c), c
+
+
+def lstm_no_tanh_on_output(x, h_prev, c_prev, Wx, Wh, b):
+    a = x @ Wx + h_prev @ Wh + b
+    ai, af, ag, ao = np.split(a, 4, axis=1)
+    c = sigmoid(af) * c_prev + sigmoid(ai) * np.tanh(ag)
+    return sigmoid(ao) * c, c
+
+
+def lstm_returns_c_h(x, h_prev, c_prev, Wx, Wh, b):
+    h, c = my_lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
+    return c, h
+
+
+def gru_chung_interpolation(x, h_prev, Wx, Wh, bx, bh):
+    xr, xz, xn = np.split(x @ Wx + bx, 3, axis=1)
+    hr, hz, hn = np.split(h_prev @ Wh + bh, 3, axis=1)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = np.tanh(xn + r * hn)
+    return z * n + (1 - z) * h_prev
+
+
+def gru_cho_reset(x, h_prev, Wx, Wh, bx, bh):
+    H = h_prev.shape[1]
+    xr, xz, xn = np.split(x @ Wx + bx, 3, axis=1)
+    hr, hz, _ = np.split(h_prev @ Wh + bh, 3, axis=1)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = np.tanh(xn + (r * h_prev) @ Wh[:, 2 * H :] + bh[2 * H :])
+    return (1 - z) * n + z * h_prev
+
+
+def gru_zrn(x, h_prev, Wx, Wh, bx, bh):
+    xz, xr, xn = np.split(x @ Wx + bx, 3, axis=1)
+    hz, hr, hn = np.split(h_prev @ Wh + bh, 3, axis=1)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = np.tanh(xn + r * hn)
+    return (1 - z) * n + z * h_prev
+
+
+def raises_inside(x, h_prev, Wx, Wh, b):
+    return np.tanh(Wx @ x + Wh @ h_prev + b)  # column-vector habit: shapes do not line up
+
+
+def returns_three(dh, cache):
+    return my_rnn_step_backward(dh, cache)[:3]
+
+
+WRONG = [
+    (ex.check_window_features, window_newest_first, r"features differs .*ordered newest first"),
+    (ex.check_window_features, window_with_roll, r"wrap around .*must be zeros"),
+    (
+        ex.check_window_features,
+        window_unflattened,
+        r"features has shape \(2, 6, 3, 3\); expected \(N, T, width \* D\) = \(2, 6, 9\)",
+    ),
+    (ex.check_linear_recurrence, linear_column_style, r"applied as A @ h .*it is h @ A"),
+    (
+        ex.check_rnn_step_forward,
+        rnn_step_without_bias,
+        r"h differs from the reference .*The bias b is missing",
+    ),
+    (ex.check_rnn_step_forward, rnn_step_torch_layout, r"Wh is used transposed"),
+    (
+        ex.check_rnn_step_forward,
+        rnn_step_transposed_output,
+        r"h has shape \(5, 3\); expected \(N, H\) = \(3, 5\) \(transposed\?\)",
+    ),
+    (ex.check_rnn_step_forward, raises_inside, r"your function raised ValueError: matmul"),
+    (ex.check_rnn_forward, rnn_forward_time_first, r"h has shape \(5, 2, 4\); .*\(time first\?"),
+    (ex.check_rnn_forward, rnn_forward_final_state_only, r"h has shape \(2, 4\); .*only the final state"),
+    (ex.check_rnn_forward, rnn_forward_from_zeros, r"h0 is ignored"),
+    (
+        ex.check_rnn_step_backward,
+        step_backward_h_for_h_prev,
+        r"dWh differs from the reference \(relative error [0-9.]+\); dx, dh_prev, dWx and db are "
+        r"correct\. dWh uses h instead of h_prev",
+    ),
+    (ex.check_rnn_step_backward, step_backward_no_tanh_derivative, r"The tanh derivative is missing"),
+    (
+        ex.check_rnn_step_backward,
+        step_backward_db_not_summed,
+        r"db has shape \(3, 5\); expected \(H,\) = \(5,\) \(not summed over the batch axis",
+    ),
+    (
+        ex.check_rnn_step_backward,
+        step_backward_dx_doubled,
+        r"dx differs from the reference \(relative error 0\.33\); dh_prev, dWx, dWh and db are correct\. "
+        r"With da = dh \* \(1 - h\*\*2\): dx = da @ Wx\.T",
+    ),
+    (ex.check_rnn_step_backward, step_backward_in_place, r"modified its input cache in place"),
+    (ex.check_rnn_step_backward, returns_three, r"returned 3 values; expected 5: dx, dh_prev, dWx, dWh, db"),
+    (ex.check_rnn_backward, backward_without_carry, r"The carried gradient is not added"),
+    (ex.check_rnn_backward, backward_without_accumulation, r"weight gradients are not accumulated"),
+    (ex.check_clip_by_norm, clip_each_separately, r"Each array is clipped by its own norm"),
+    (ex.check_clip_by_norm, clip_in_place, r"modified its input grads in place"),
+    (ex.check_clip_by_norm, clip_by_value, r"clipped by value"),
+    (ex.check_step_jacobian, jacobian_transposed, r"J differs .*Your matrix is transposed"),
+    (ex.check_step_jacobian, jacobian_untransposed_wh, r"Wh is not transposed"),
+    (ex.check_lstm_step_forward, lstm_ifog, r"The gates are read in the order i, f, o, g; .* i, f, g, o"),
+    (
+        ex.check_lstm_step_forward,
+        lstm_no_tanh_on_output,
+        r"h differs .*; c is correct\. The output is o \* c",
+    ),
+    (ex.check_lstm_step_forward, lstm_returns_c_h, r"h and c are returned in the wrong order"),
+    (ex.check_gru_step_forward, gru_chung_interpolation, r"interpolation is reversed"),
+    (ex.check_gru_step_forward, gru_cho_reset, r"reset gate is applied before the matrix product"),
+    (ex.check_gru_step_forward, gru_zrn, r"The gates are read in the order z, r, n"),
+]
+
+
+@pytest.mark.parametrize("check, wrong, fault", WRONG, ids=[w.__name__ for _, w, _ in WRONG])
+def test_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
+    with pytest.raises(ex.ExerciseError) as info:
+        check(wrong)
+    message = str(info.value)
+    assert message.startswith(f"✗ {check.__name__}: ")
+    assert re.search(fault, message), message
+    assert re.search(r"\[case [^\]]+=", message), "the message says which case failed"
+
+
+def test_every_exercise_has_a_wrong_implementation_here():
+    assert {check for check, _ in SOLUTIONS} == {check for check, _, _ in WRONG}
+
+
+def test_an_exception_in_the_readers_code_is_chained():
+    with pytest.raises(ex.ExerciseError) as info:
+        ex.check_rnn_step_forward(raises_inside)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert isinstance(info.value, AssertionError)
+
+
+def test_non_finite_output_is_reported():
+    with pytest.raises(ex.ExerciseError, match="h contains NaN or infinite values"):
+        ex.check_rnn_step_forward(lambda x, h_prev, Wx, Wh, b: np.full((x.shape[0], Wh.shape[0]), np.nan))
+
+
+def test_a_non_function_is_refused():
+    with pytest.raises(TypeError, match="check_gru_step_forward: expected your function, got ndarray"):
+        ex.check_gru_step_forward(np.zeros(3))
+
+
+# --------------------------------------------------------------------------------------------------
+# Every known mistake can be told apart: a function that makes exactly that mistake gets exactly
+# that message (this also proves that each mistake differs from the reference on some case).
+
+EXERCISES = [
+    (ex.check_window_features, ex._WINDOW, ex._window_cases, ("x", "width")),
+    (ex.check_linear_recurrence, ex._LINEAR, ex._linear_cases, ("x", "h0", "A", "B", "C")),
+    (ex.check_rnn_step_forward, ex._RNN_STEP, ex._rnn_step_cases, ("x", "h_prev", "Wx", "Wh", "b")),
+    (ex.check_rnn_forward, ex._RNN_SEQ, ex._rnn_seq_cases, ("x", "h0", "Wx", "Wh", "b")),
+    (ex.check_rnn_step_backward, ex._RNN_STEP_BACKWARD, ex._rnn_step_backward_cases, ("dh", "cache")),
+    (ex.check_rnn_backward, ex._RNN_BACKWARD, ex._rnn_backward_cases, ("dh", "cache")),
+    (ex.check_clip_by_norm, ex._CLIP, ex._clip_cases, ("grads", "max_norm")),
+    (ex.check_step_jacobian, ex._JACOBIAN, ex._jacobian_cases, ("x", "h_prev", "Wx", "Wh", "b")),
+    (
+        ex.check_lstm_step_forward,
+        ex._LSTM_STEP,
+        lambda: ex._gated_cases(501, 4, False),
+        ("x", "h_prev", "c_prev", "Wx", "Wh", "b"),
+    ),
+    (
+        ex.check_gru_step_forward,
+        ex._GRU_STEP,
+        lambda: ex._gated_cases(601, 3, True),
+        ("x", "h_prev", "Wx", "Wh", "bx", "bh"),
+    ),
+]
+
+MISTAKES = [
+    (check, exercise, cases, args, k)
+    for check, exercise, cases, args in EXERCISES
+    for k in range(len(exercise.mistakes))
+]
+
+
+def imitate(exercise, cases, args, mistake):
+    """A function that returns what ``mistake`` computes, for the inputs of any case."""
+    known = cases()
+
+    def fn(*values):
+        case = next(c for c in known if all(ex._same(c[a], v) for a, v in zip(args, values, strict=True)))
+        outputs = {**exercise.reference(case), **mistake.outputs(case)}
+        names = case.get("_outputs", exercise.outputs)
+        result = [outputs[n] for n in names]
+        return result[0] if len(names) == 1 and not exercise.extra_ok and not case.get("_outputs") else result
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    "check, exercise, cases, args, k", MISTAKES, ids=[f"{m[0].__name__}-{m[4]}" for m in MISTAKES]
+)
+def test_each_known_mistake_is_recognised(check, exercise, cases, args, k):
+    mistake = exercise.mistakes[k]
+    with pytest.raises(ex.ExerciseError) as info:
+        check(imitate(exercise, cases, args, mistake))
+    assert mistake.says in str(info.value)
+
+
+def test_gate_order_detection_covers_every_permutation():
+    lstm_orders = [m for m in ex._LSTM_STEP.mistakes if "gates are read in the order" in m.says]
+    gru_orders = [m for m in ex._GRU_STEP.mistakes if "gates are read in the order" in m.says]
+    assert len(lstm_orders) == 23 and len(gru_orders) == 5
+
+
+def test_a_check_gives_the_same_verdict_every_time():
+    messages = set()
+    for _ in range(2):
+        with pytest.raises(ex.ExerciseError) as info:
+            ex.check_rnn_step_backward(step_backward_dx_doubled)
+        messages.add(str(info.value))
+    assert len(messages) == 1
+
+
+def test_notebook_solutions_are_the_tested_ones():
+    """A chapter's hidden solution is the function tested here (comments aside)."""
+    tested = {
+        name: ast.unparse(ast.parse(inspect.getsource(fn)))
+        for name, fn in globals().items()
+        if name.startswith("my_")
+    }
+    for path in sorted((Path(__file__).resolve().parents[1] / "book").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        for cell in cells:
+            if cell["cell_type"] != "code":
+                continue
+            tree = ast.parse(
+                "".join(line for line in cell["source"] if not line.lstrip().startswith(("%", "!")))
+            )
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef) and node.name in tested:
+                    assert ast.unparse(node) == tested[node.name], (
+                        f"{path.name}: {node.name} differs from the tested solution"
+                    )
