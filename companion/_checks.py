@@ -125,3 +125,13 @@ def as_rng(rng) -> np.random.Generator:
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     raise TypeError(f"expected rng to be an int seed or a numpy.random.Generator, got {rng!r}")
+
+
+def as_numpy(value) -> np.ndarray:
+    """A copy of ``value`` as a numpy array; torch tensors are detached and moved to the CPU first.
+
+    Lets the numpy reference code read a ``torch`` ``state_dict`` without importing torch.
+    """
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    return np.array(value, copy=True)

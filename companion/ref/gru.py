@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._checks import Dims, as_numpy
 from companion.ref.lstm import sigmoid
 
 __all__ = [
@@ -342,12 +342,6 @@ def to_torch(Wx, Wh, bx, bh, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     }
 
 
-def _as_numpy(value) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    return np.array(value, copy=True)
-
-
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
     """Convert ``torch.nn.GRU`` (or ``GRUCell``) parameters to numpy layout.
 
@@ -380,13 +374,13 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
     to_torch : the exact inverse.
     """
     try:
-        W_ih = _as_numpy(params[f"weight_ih{suffix}"])
-        W_hh = _as_numpy(params[f"weight_hh{suffix}"])
+        W_ih = as_numpy(params[f"weight_ih{suffix}"])
+        W_hh = as_numpy(params[f"weight_hh{suffix}"])
     except KeyError as err:
         raise KeyError(f"from_torch: expected key {err.args[0]!r}; found {sorted(params)}") from None
     zeros = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)  # (3H,)
-    bx = _as_numpy(params[f"bias_ih{suffix}"]) if f"bias_ih{suffix}" in params else zeros.copy()
-    bh = _as_numpy(params[f"bias_hh{suffix}"]) if f"bias_hh{suffix}" in params else zeros.copy()
+    bx = as_numpy(params[f"bias_ih{suffix}"]) if f"bias_ih{suffix}" in params else zeros.copy()
+    bh = as_numpy(params[f"bias_hh{suffix}"]) if f"bias_hh{suffix}" in params else zeros.copy()
     Wx, Wh = W_ih.T.copy(), W_hh.T.copy()  # (D, 3H), (H, 3H)
     _check_params(Dims("from_torch"), Wx, Wh, bx, bh)
     return Wx, Wh, bx, bh

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._checks import Dims, as_numpy
 
 __all__ = [
     "sigmoid",
@@ -389,12 +389,6 @@ def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     }
 
 
-def _as_numpy(value) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    return np.array(value, copy=True)
-
-
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
     """Convert ``torch.nn.LSTM`` (or ``LSTMCell``) parameters to numpy layout.
 
@@ -425,14 +419,14 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
     to_torch : the inverse (up to how the bias is split between the two torch vectors).
     """
     try:
-        W_ih = _as_numpy(params[f"weight_ih{suffix}"])
-        W_hh = _as_numpy(params[f"weight_hh{suffix}"])
+        W_ih = as_numpy(params[f"weight_ih{suffix}"])
+        W_hh = as_numpy(params[f"weight_hh{suffix}"])
     except KeyError as err:
         raise KeyError(f"from_torch: expected key {err.args[0]!r}; found {sorted(params)}") from None
     b = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)  # (4H,)
     for name in (f"bias_ih{suffix}", f"bias_hh{suffix}"):
         if name in params:
-            b = b + _as_numpy(params[name])
+            b = b + as_numpy(params[name])
     Wx, Wh = W_ih.T.copy(), W_hh.T.copy()  # (D, 4H), (H, 4H)
     _check_params(Dims("from_torch"), Wx, Wh, b)
     return Wx, Wh, b

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._checks import Dims, as_numpy
 
 __all__ = [
     "RNNStepCache",
@@ -336,12 +336,6 @@ def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     }
 
 
-def _as_numpy(value) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    return np.array(value, copy=True)
-
-
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
     """Convert ``torch.nn.RNN`` parameters (a ``state_dict``) to numpy layout.
 
@@ -365,14 +359,14 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
         If a weight is missing, naming the keys that were found.
     """
     try:
-        W_ih = _as_numpy(params[f"weight_ih{suffix}"])
-        W_hh = _as_numpy(params[f"weight_hh{suffix}"])
+        W_ih = as_numpy(params[f"weight_ih{suffix}"])
+        W_hh = as_numpy(params[f"weight_hh{suffix}"])
     except KeyError as err:
         raise KeyError(f"from_torch: expected key {err.args[0]!r}; found {sorted(params)}") from None
     b = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)
     for name in (f"bias_ih{suffix}", f"bias_hh{suffix}"):
         if name in params:
-            b = b + _as_numpy(params[name])
+            b = b + as_numpy(params[name])
     Wx, Wh = W_ih.T.copy(), W_hh.T.copy()
     _check_params(Dims("from_torch"), Wx, Wh, b)
     return Wx, Wh, b
