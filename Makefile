@@ -54,8 +54,9 @@ site: install browser
 	COURSE_REQUIRE_SITE=1 $(BIN)/pytest -p no:cacheprovider tests/test_site.py tests/test_api_docs.py
 
 ## make lab: JupyterLab on book/ with the package importable
+# (Jupyter refuses to run as root without --allow-root: containers and CI machines often are root.)
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=book
+	$(BIN)/jupyter lab --notebook-dir=book $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf _build .pytest_cache
