@@ -38,7 +38,7 @@ def relative_error(a, b) -> float:
     -------
     float
         Scale-free: about 1e-16 for float64 rounding, 1e-8 for a good finite-difference check,
-        and 1e-2 or more for a wrong gradient.
+        and typically 1e-2 or more for a wrong gradient.
 
     Raises
     ------
