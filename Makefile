@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test lab install lint unit notebooks book-strict browser site clean
+.PHONY: book test lab install lint unit notebooks book-strict browser site bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ site: install browser
 # (Jupyter refuses to run as root without --allow-root: containers and CI machines often are root.)
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=book $(if $(filter 0,$(shell id -u)),--allow-root)
+
+## make bench: time companion's layers against torch.nn side by side (not part of `make test`)
+bench: install
+	$(BIN)/python benchmarks/bench_layers.py
 
 clean:
 	rm -rf _build .pytest_cache
