@@ -1,0 +1,77 @@
+"""Self-checks for the exercises at the end of each chapter, one module per chapter.
+
+Each ``check_*`` function takes the reader's own implementation, runs it on a few random inputs of
+different shapes, and compares it with the package's reference implementation. If everything
+agrees it returns a :class:`.CheckPassed`, which a notebook shows as ``✓ ... all checks passed``.
+Otherwise it raises :class:`.ExerciseError` with a message that names the fault: an output of the
+wrong shape, gates read in the wrong order, which gradient is wrong and by how much, or a common
+mistake recognised by reproducing it (the tanh derivative left out, ``h`` used for ``h_prev``, the
+carried gradient not added ...).
+
+====  ===================================  ===================================================
+ch.   check                                the reader writes
+====  ===================================  ===================================================
+1     :func:`.check_window_features`       ``fn(x, width)``: the last ``width`` inputs per step
+1     :func:`.check_linear_recurrence`     ``fn(x, h0, A, B, C)``: a linear state-space model
+2     :func:`.check_rnn_step_forward`      ``fn(x, h_prev, Wx, Wh, b)``: one tanh RNN step
+2     :func:`.check_rnn_forward`           ``fn(x, h0, Wx, Wh, b)``: the whole sequence
+3     :func:`.check_rnn_step_backward`     ``fn(dh, cache)``: the gradients of one step
+3     :func:`.check_rnn_backward`          ``fn(dh, cache)``: backpropagation through time
+4     :func:`.check_clip_by_norm`          ``fn(grads, max_norm)``: gradient clipping
+4     :func:`.check_step_jacobian`         ``fn(x, h_prev, Wx, Wh, b)``: one step's Jacobian
+5     :func:`.check_lstm_step_forward`     ``fn(x, h_prev, c_prev, Wx, Wh, b)``: one LSTM step
+6     :func:`.check_gru_step_forward`      ``fn(x, h_prev, Wx, Wh, bx, bh)``: one GRU step
+====  ===================================  ===================================================
+
+The checks live in :mod:`~companion.exercises.ch01_sequences`, :mod:`~companion.exercises.ch02_hidden_state`,
+:mod:`~companion.exercises.ch03_bptt`, :mod:`~companion.exercises.ch04_gradients`,
+:mod:`~companion.exercises.ch05_lstm` and :mod:`~companion.exercises.ch06_gru`, what they report in
+:mod:`~companion.exercises.report`; this package re-exports them all, so
+``from companion.exercises import check_rnn_step_forward`` works.
+
+The inputs come from fixed seeds, so a check gives the same verdict every time it runs.
+"""
+
+# Each check's specification and cases, under the names the tests use to run every check alike.
+from companion.exercises._engine import _same as _same
+from companion.exercises.ch01_sequences import _LINEAR as _LINEAR
+from companion.exercises.ch01_sequences import _WINDOW as _WINDOW
+from companion.exercises.ch01_sequences import _linear_cases as _linear_cases
+from companion.exercises.ch01_sequences import _window_cases as _window_cases
+from companion.exercises.ch01_sequences import check_linear_recurrence, check_window_features
+from companion.exercises.ch02_hidden_state import _RNN_SEQ as _RNN_SEQ
+from companion.exercises.ch02_hidden_state import _RNN_STEP as _RNN_STEP
+from companion.exercises.ch02_hidden_state import _rnn_seq_cases as _rnn_seq_cases
+from companion.exercises.ch02_hidden_state import _rnn_step_cases as _rnn_step_cases
+from companion.exercises.ch02_hidden_state import check_rnn_forward, check_rnn_step_forward
+from companion.exercises.ch03_bptt import _RNN_BACKWARD as _RNN_BACKWARD
+from companion.exercises.ch03_bptt import _RNN_STEP_BACKWARD as _RNN_STEP_BACKWARD
+from companion.exercises.ch03_bptt import _rnn_backward_cases as _rnn_backward_cases
+from companion.exercises.ch03_bptt import _rnn_step_backward_cases as _rnn_step_backward_cases
+from companion.exercises.ch03_bptt import check_rnn_backward, check_rnn_step_backward
+from companion.exercises.ch04_gradients import _CLIP as _CLIP
+from companion.exercises.ch04_gradients import _JACOBIAN as _JACOBIAN
+from companion.exercises.ch04_gradients import _clip_cases as _clip_cases
+from companion.exercises.ch04_gradients import _jacobian_cases as _jacobian_cases
+from companion.exercises.ch04_gradients import check_clip_by_norm, check_step_jacobian
+from companion.exercises.ch05_lstm import _LSTM_STEP as _LSTM_STEP
+from companion.exercises.ch05_lstm import _gated_cases as _gated_cases
+from companion.exercises.ch05_lstm import check_lstm_step_forward
+from companion.exercises.ch06_gru import _GRU_STEP as _GRU_STEP
+from companion.exercises.ch06_gru import check_gru_step_forward
+from companion.exercises.report import CheckPassed, ExerciseError
+
+__all__ = [
+    "ExerciseError",
+    "CheckPassed",
+    "check_window_features",
+    "check_linear_recurrence",
+    "check_rnn_step_forward",
+    "check_rnn_forward",
+    "check_rnn_step_backward",
+    "check_rnn_backward",
+    "check_clip_by_norm",
+    "check_step_jacobian",
+    "check_lstm_step_forward",
+    "check_gru_step_forward",
+]

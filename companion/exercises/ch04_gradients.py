@@ -1,0 +1,223 @@
+"""Self-checks for the exercises of chapter 4, *Vanishing and exploding gradients*: gradient
+clipping by norm and the Jacobian of one RNN step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from companion.exercises._engine import _Exercise, _label, _Mistake, _ref, _run
+from companion.exercises.ch02_hidden_state import _rnn_params
+from companion.exercises.report import CheckPassed
+
+__all__ = ["check_clip_by_norm", "check_step_jacobian"]
+
+
+def _clip_cases() -> list[dict]:
+    rng = np.random.default_rng(401)
+    shapes = [(3, 4), (5,), (2, 2, 2)]
+    cases = []
+    for scale, max_norm in [(2.0, 2.5), (0.1, 2.5), (1.0, 0.5)]:
+        grads = [rng.normal(scale=scale, size=s) for s in shapes]
+        cases.append({"grads": grads, "max_norm": max_norm, "_label": _label(scale=scale, max_norm=max_norm)})
+    cases.append({"grads": [np.array([3.0, 4.0])], "max_norm": 1.0, "_label": "grads=[[3, 4]], max_norm=1"})
+    for c in cases:
+        c["_outputs"] = tuple(f"grads[{k}]" for k in range(len(c["grads"])))
+        c["_norm"] = float(np.sqrt(sum(np.sum(g**2) for g in c["grads"])))
+    return cases
+
+
+def _clip_reference(c: dict) -> dict:
+    import torch
+
+    from companion.train import clip_grad_norm
+
+    params = []
+    for g in c["grads"]:
+        p = torch.zeros(g.shape, dtype=torch.float64, requires_grad=True)
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        params.append(p)
+    clip_grad_norm(params, c["max_norm"])
+    return {f"grads[{k}]": p.grad.numpy() for k, p in enumerate(params)}
+
+
+def _scaled(c: dict, factor) -> dict:
+    return {f"grads[{k}]": g * factor(g) for k, g in enumerate(c["grads"])}
+
+
+_CLIP = _Exercise(
+    name="check_clip_by_norm",
+    outputs=(),
+    reference=_clip_reference,
+    equation="With norm = sqrt(sum of the squares of every entry of every array): if norm > max_norm, "
+    "multiply every array by max_norm / norm; otherwise return them unchanged.",
+    mistakes=[
+        _Mistake(
+            "Each array is clipped by its own norm; clipping by norm rescales all gradients together, "
+            "by max_norm / norm with norm taken over all of them as one vector.",
+            lambda c: _scaled(c, lambda g: min(1.0, c["max_norm"] / np.linalg.norm(g))),
+        ),
+        _Mistake(
+            "The entries are clipped by value (np.clip); clipping by norm multiplies every entry by the "
+            "same factor, so the direction of the gradient is kept.",
+            lambda c: {
+                f"grads[{k}]": np.clip(g, -c["max_norm"], c["max_norm"]) for k, g in enumerate(c["grads"])
+            },
+        ),
+        _Mistake(
+            "The gradients are rescaled even though their norm was already at most max_norm; leave "
+            "them unchanged then.",
+            lambda c: _scaled(c, lambda g: c["max_norm"] / c["_norm"]),
+        ),
+        _Mistake(
+            "The factor is upside down: multiply by max_norm / norm.",
+            lambda c: _scaled(c, lambda g: c["_norm"] / c["max_norm"] if c["_norm"] > c["max_norm"] else 1.0),
+        ),
+        _Mistake(
+            "The gradients are divided by their norm only; multiply them by max_norm / norm.",
+            lambda c: _scaled(c, lambda g: 1.0 / c["_norm"] if c["_norm"] > c["max_norm"] else 1.0),
+        ),
+    ],
+)
+
+
+def check_clip_by_norm(fn: Callable) -> CheckPassed:
+    """Check the reader's gradient clipping by norm (chapter 4 exercise).
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(grads, max_norm)`` with ``grads`` a list of ndarray (any shapes) and a float
+        ``max_norm`` > 0, returning a list of new arrays of the same shapes: the gradients
+        rescaled together so that their joint norm is at most ``max_norm``, and unchanged if it
+        already is. The input arrays must not be modified.
+
+    Returns
+    -------
+    CheckPassed
+        When every case agrees with :func:`companion.train.clip_grad_norm`.
+
+    Raises
+    ------
+    ExerciseError
+        Naming the fault: inputs modified in place, each array clipped separately, clipping by
+        value, rescaling below the threshold, or the factor inverted.
+
+    Notes
+    -----
+    :math:`g \\leftarrow \\frac{\\theta}{\\lVert g \\rVert} g` if :math:`\\lVert g \\rVert > \\theta`
+    (Pascanu et al., 2013), with :math:`g` all gradients as one vector.
+
+    Examples
+    --------
+    >>> def clip(grads, max_norm):
+    ...     norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+    ...     return [g * min(1.0, max_norm / norm) for g in grads]
+    >>> check_clip_by_norm(clip)
+    ✓ check_clip_by_norm: all checks passed (4 cases)
+    """
+    return _run(_CLIP, fn, _clip_cases(), ("grads", "max_norm"))
+
+
+def _jacobian_cases() -> list[dict]:
+    rng = np.random.default_rng(402)
+    cases = []
+    for D, H in [(3, 4), (2, 3), (1, 2)]:
+        x, h_prev = rng.normal(size=D), rng.uniform(-1, 1, size=H)
+        cases.append({"x": x, "h_prev": h_prev, **_rnn_params(rng, D, H), "_label": _label(D=D, H=H)})
+    return cases
+
+
+def _numerical_jacobian(c: dict) -> dict:
+    from companion.gradcheck import numerical_gradient
+
+    rnn = _ref("rnn")
+    H = c["h_prev"].shape[0]
+
+    def step(h_prev):  # (1, H) -> (1, H)
+        return rnn.rnn_step_forward(c["x"][None], h_prev, c["Wx"], c["Wh"], c["b"])[0]
+
+    rows = [
+        numerical_gradient(step, [c["h_prev"][None]], wrt=0, upstream=np.eye(H)[i : i + 1]) for i in range(H)
+    ]
+    return {"J": np.concatenate(rows, axis=0)}  # (H, H): row i is dh_i / dh_prev
+
+
+def _tanh_slope(c: dict, at: str = "h") -> np.ndarray:
+    h = np.tanh(c["x"] @ c["Wx"] + c["h_prev"] @ c["Wh"] + c["b"])  # (H,)
+    return 1.0 - (h if at == "h" else c["h_prev"]) ** 2  # (H,)
+
+
+_JACOBIAN = _Exercise(
+    name="check_step_jacobian",
+    outputs=("J",),
+    reference=_numerical_jacobian,
+    tolerance=1e-6,  # the reference is a central-difference Jacobian
+    shapes={"J": "(H, H)"},
+    equation="With h = tanh(x @ Wx + h_prev @ Wh + b): J[i, j] = (1 - h[i]**2) * Wh[j, i], "
+    "i.e. J = diag(1 - h**2) @ Wh.T.",
+    mistakes=[
+        _Mistake(
+            "Your matrix is transposed: row i holds the derivatives of h[i], J[i, j] = dh[i] / dh_prev[j].",
+            lambda c: {"J": c["Wh"] * _tanh_slope(c)[None, :]},
+        ),
+        _Mistake(
+            "Wh is not transposed: with one row per sequence h = tanh(x @ Wx + h_prev @ Wh + b), so "
+            "dh[i] / dh_prev[j] = (1 - h[i]**2) * Wh[j, i] and J = diag(1 - h**2) @ Wh.T.",
+            lambda c: {"J": _tanh_slope(c)[:, None] * c["Wh"]},
+        ),
+        _Mistake(
+            "The tanh derivative is missing: J = diag(1 - h**2) @ Wh.T.",
+            lambda c: {"J": c["Wh"].T.copy()},
+        ),
+        _Mistake(
+            "The tanh derivative is taken at h_prev; it is 1 - h**2 at the step's output h.",
+            lambda c: {"J": _tanh_slope(c, at="h_prev")[:, None] * c["Wh"].T},
+        ),
+        _Mistake(
+            "diag(1 - h**2) multiplies from the wrong side: it scales the rows, J = diag(1 - h**2) @ Wh.T.",
+            lambda c: {"J": c["Wh"].T * _tanh_slope(c)[None, :]},
+        ),
+    ],
+)
+
+
+def check_step_jacobian(fn: Callable) -> CheckPassed:
+    """Check the reader's Jacobian of one tanh RNN step (chapter 4 exercise).
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(x, h_prev, Wx, Wh, b)`` for a single sequence: ``x`` (D,), ``h_prev`` (H,), ``Wx``
+        (D, H), ``Wh`` (H, H), ``b`` (H,); returns the Jacobian ``J`` of shape (H, H) of the new
+        state ``h = tanh(x @ Wx + h_prev @ Wh + b)`` with respect to ``h_prev``, with
+        ``J[i, j] = dh[i] / dh_prev[j]``.
+
+    Returns
+    -------
+    CheckPassed
+        When every case agrees with a central-difference Jacobian of
+        :func:`companion.ref.rnn.rnn_step_forward` (relative error below 1e-6).
+
+    Raises
+    ------
+    ExerciseError
+        Naming the fault: a wrong shape, the Jacobian transposed, ``Wh`` untransposed, the tanh
+        derivative missing, taken at ``h_prev`` or applied from the wrong side.
+
+    Notes
+    -----
+    :math:`\\partial h_t / \\partial h_{t-1} = \\operatorname{diag}(1 - h_t^2)\\, W_{hh}` in the
+    column-vector convention, where :math:`W_{hh}` is ``Wh.T``.
+
+    Examples
+    --------
+    >>> def jacobian(x, h_prev, Wx, Wh, b):
+    ...     h = np.tanh(x @ Wx + h_prev @ Wh + b)
+    ...     return (1 - h**2)[:, None] * Wh.T
+    >>> check_step_jacobian(jacobian)
+    ✓ check_step_jacobian: all checks passed (3 cases)
+    """
+    return _run(_JACOBIAN, fn, _jacobian_cases(), ("x", "h_prev", "Wx", "Wh", "b"))
