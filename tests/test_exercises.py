@@ -17,6 +17,15 @@ import numpy as np
 import pytest
 
 from companion import exercises as ex
+from companion.exercises import (
+    _engine,
+    ch01_sequences,
+    ch02_hidden_state,
+    ch03_bptt,
+    ch04_gradients,
+    ch05_lstm,
+    ch06_gru,
+)
 from companion.ref import gru as ref_gru
 from companion.ref import lstm as ref_lstm
 from companion.ref import rnn as ref_rnn
@@ -422,24 +431,49 @@ def test_a_non_function_is_refused():
 # that message (this also proves that each mistake differs from the reference on some case).
 
 EXERCISES = [
-    (ex.check_window_features, ex._WINDOW, ex._window_cases, ("x", "width")),
-    (ex.check_linear_recurrence, ex._LINEAR, ex._linear_cases, ("x", "h0", "A", "B", "C")),
-    (ex.check_rnn_step_forward, ex._RNN_STEP, ex._rnn_step_cases, ("x", "h_prev", "Wx", "Wh", "b")),
-    (ex.check_rnn_forward, ex._RNN_SEQ, ex._rnn_seq_cases, ("x", "h0", "Wx", "Wh", "b")),
-    (ex.check_rnn_step_backward, ex._RNN_STEP_BACKWARD, ex._rnn_step_backward_cases, ("dh", "cache")),
-    (ex.check_rnn_backward, ex._RNN_BACKWARD, ex._rnn_backward_cases, ("dh", "cache")),
-    (ex.check_clip_by_norm, ex._CLIP, ex._clip_cases, ("grads", "max_norm")),
-    (ex.check_step_jacobian, ex._JACOBIAN, ex._jacobian_cases, ("x", "h_prev", "Wx", "Wh", "b")),
+    (ex.check_window_features, ch01_sequences._WINDOW, ch01_sequences._window_cases, ("x", "width")),
+    (
+        ex.check_linear_recurrence,
+        ch01_sequences._LINEAR,
+        ch01_sequences._linear_cases,
+        ("x", "h0", "A", "B", "C"),
+    ),
+    (
+        ex.check_rnn_step_forward,
+        ch02_hidden_state._RNN_STEP,
+        ch02_hidden_state._rnn_step_cases,
+        ("x", "h_prev", "Wx", "Wh", "b"),
+    ),
+    (
+        ex.check_rnn_forward,
+        ch02_hidden_state._RNN_SEQ,
+        ch02_hidden_state._rnn_seq_cases,
+        ("x", "h0", "Wx", "Wh", "b"),
+    ),
+    (
+        ex.check_rnn_step_backward,
+        ch03_bptt._RNN_STEP_BACKWARD,
+        ch03_bptt._rnn_step_backward_cases,
+        ("dh", "cache"),
+    ),
+    (ex.check_rnn_backward, ch03_bptt._RNN_BACKWARD, ch03_bptt._rnn_backward_cases, ("dh", "cache")),
+    (ex.check_clip_by_norm, ch04_gradients._CLIP, ch04_gradients._clip_cases, ("grads", "max_norm")),
+    (
+        ex.check_step_jacobian,
+        ch04_gradients._JACOBIAN,
+        ch04_gradients._jacobian_cases,
+        ("x", "h_prev", "Wx", "Wh", "b"),
+    ),
     (
         ex.check_lstm_step_forward,
-        ex._LSTM_STEP,
-        lambda: ex._gated_cases(501, 4, False),
+        ch05_lstm._LSTM_STEP,
+        lambda: ch05_lstm._gated_cases(501, 4, False),
         ("x", "h_prev", "c_prev", "Wx", "Wh", "b"),
     ),
     (
         ex.check_gru_step_forward,
-        ex._GRU_STEP,
-        lambda: ex._gated_cases(601, 3, True),
+        ch06_gru._GRU_STEP,
+        lambda: ch05_lstm._gated_cases(601, 3, True),
         ("x", "h_prev", "Wx", "Wh", "bx", "bh"),
     ),
 ]
@@ -456,7 +490,9 @@ def imitate(exercise, cases, args, mistake):
     known = cases()
 
     def fn(*values):
-        case = next(c for c in known if all(ex._same(c[a], v) for a, v in zip(args, values, strict=True)))
+        case = next(
+            c for c in known if all(_engine._same(c[a], v) for a, v in zip(args, values, strict=True))
+        )
         outputs = {**exercise.reference(case), **mistake.outputs(case)}
         names = case.get("_outputs", exercise.outputs)
         result = [outputs[n] for n in names]
@@ -476,8 +512,8 @@ def test_each_known_mistake_is_recognised(check, exercise, cases, args, k):
 
 
 def test_gate_order_detection_covers_every_permutation():
-    lstm_orders = [m for m in ex._LSTM_STEP.mistakes if "gates are read in the order" in m.says]
-    gru_orders = [m for m in ex._GRU_STEP.mistakes if "gates are read in the order" in m.says]
+    lstm_orders = [m for m in ch05_lstm._LSTM_STEP.mistakes if "gates are read in the order" in m.says]
+    gru_orders = [m for m in ch06_gru._GRU_STEP.mistakes if "gates are read in the order" in m.says]
     assert len(lstm_orders) == 23 and len(gru_orders) == 5
 
 

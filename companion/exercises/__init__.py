@@ -32,32 +32,11 @@ The checks live in :mod:`~companion.exercises.ch01_sequences`, :mod:`~companion.
 The inputs come from fixed seeds, so a check gives the same verdict every time it runs.
 """
 
-# Each check's specification and cases, under the names the tests use to run every check alike.
-from companion.exercises._engine import _same as _same
-from companion.exercises.ch01_sequences import _LINEAR as _LINEAR
-from companion.exercises.ch01_sequences import _WINDOW as _WINDOW
-from companion.exercises.ch01_sequences import _linear_cases as _linear_cases
-from companion.exercises.ch01_sequences import _window_cases as _window_cases
 from companion.exercises.ch01_sequences import check_linear_recurrence, check_window_features
-from companion.exercises.ch02_hidden_state import _RNN_SEQ as _RNN_SEQ
-from companion.exercises.ch02_hidden_state import _RNN_STEP as _RNN_STEP
-from companion.exercises.ch02_hidden_state import _rnn_seq_cases as _rnn_seq_cases
-from companion.exercises.ch02_hidden_state import _rnn_step_cases as _rnn_step_cases
 from companion.exercises.ch02_hidden_state import check_rnn_forward, check_rnn_step_forward
-from companion.exercises.ch03_bptt import _RNN_BACKWARD as _RNN_BACKWARD
-from companion.exercises.ch03_bptt import _RNN_STEP_BACKWARD as _RNN_STEP_BACKWARD
-from companion.exercises.ch03_bptt import _rnn_backward_cases as _rnn_backward_cases
-from companion.exercises.ch03_bptt import _rnn_step_backward_cases as _rnn_step_backward_cases
 from companion.exercises.ch03_bptt import check_rnn_backward, check_rnn_step_backward
-from companion.exercises.ch04_gradients import _CLIP as _CLIP
-from companion.exercises.ch04_gradients import _JACOBIAN as _JACOBIAN
-from companion.exercises.ch04_gradients import _clip_cases as _clip_cases
-from companion.exercises.ch04_gradients import _jacobian_cases as _jacobian_cases
 from companion.exercises.ch04_gradients import check_clip_by_norm, check_step_jacobian
-from companion.exercises.ch05_lstm import _LSTM_STEP as _LSTM_STEP
-from companion.exercises.ch05_lstm import _gated_cases as _gated_cases
 from companion.exercises.ch05_lstm import check_lstm_step_forward
-from companion.exercises.ch06_gru import _GRU_STEP as _GRU_STEP
 from companion.exercises.ch06_gru import check_gru_step_forward
 from companion.exercises.report import CheckPassed, ExerciseError
 
