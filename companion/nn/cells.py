@@ -166,6 +166,26 @@ def _check_tensor(where: str, name: str, value, shape: tuple, dtype: torch.dtype
         raise TypeError(f"{where}: expected {name} of dtype {dtype} (the parameters'), got {value.dtype}")
 
 
+def _register_gate_parameters(
+    module: nn.Module, suffix: str, chunks: int, input_size: int, hidden_size: int, bias: bool, factory: dict
+) -> None:
+    """Create torch's ``weight_ih{suffix}`` (G·H, D), ``weight_hh{suffix}`` (G·H, H) and, with ``bias``,
+    ``bias_ih{suffix}``, ``bias_hh{suffix}`` (G·H,) on ``module``, G = ``chunks`` gate blocks
+    (uninitialised: call :func:`_reset_uniform`)."""
+    G = chunks * hidden_size
+    module.register_parameter(f"weight_ih{suffix}", nn.Parameter(torch.empty((G, input_size), **factory)))
+    module.register_parameter(f"weight_hh{suffix}", nn.Parameter(torch.empty((G, hidden_size), **factory)))
+    for name in (f"bias_ih{suffix}", f"bias_hh{suffix}"):
+        module.register_parameter(name, nn.Parameter(torch.empty(G, **factory)) if bias else None)
+
+
+def _reset_uniform(module: nn.Module) -> None:
+    """Draw every parameter of ``module`` from U(-1/√H, 1/√H), in registration order, as torch does."""
+    bound = 1.0 / math.sqrt(module.hidden_size)
+    for weight in module.parameters():
+        nn.init.uniform_(weight, -bound, bound)
+
+
 class _Cell(nn.Module):
     """Parameters, initialisation and input handling shared by the three cells."""
 
@@ -179,21 +199,11 @@ class _Cell(nn.Module):
         _check_flag(where, "bias", bias)
         factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        G = self._chunks * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty((G, input_size), **factory))  # (G·H, D)
-        self.weight_hh = nn.Parameter(torch.empty((G, hidden_size), **factory))  # (G·H, H)
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(G, **factory))  # (G·H,)
-            self.bias_hh = nn.Parameter(torch.empty(G, **factory))  # (G·H,)
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        _register_gate_parameters(self, "", self._chunks, input_size, hidden_size, bias, factory)
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/√H, 1/√H), in torch's order (same seed, same values)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+        _reset_uniform(self)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -12,7 +12,6 @@ matrix product before the loop. This issue covers a single layer in one directio
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch
@@ -27,6 +26,8 @@ from companion.nn.cells import (
     _check_size,
     _check_tensor,
     _pair,
+    _register_gate_parameters,
+    _reset_uniform,
     gru_step,
     lstm_step,
     rnn_step,
@@ -77,21 +78,11 @@ class _Layer(nn.Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
-        G = self._chunks * hidden_size
-        self.weight_ih_l0 = nn.Parameter(torch.empty((G, input_size), **factory))  # (G·H, D)
-        self.weight_hh_l0 = nn.Parameter(torch.empty((G, hidden_size), **factory))  # (G·H, H)
-        if bias:
-            self.bias_ih_l0 = nn.Parameter(torch.empty(G, **factory))  # (G·H,)
-            self.bias_hh_l0 = nn.Parameter(torch.empty(G, **factory))  # (G·H,)
-        else:
-            self.register_parameter("bias_ih_l0", None)
-            self.register_parameter("bias_hh_l0", None)
+        _register_gate_parameters(self, "_l0", self._chunks, input_size, hidden_size, bias, factory)
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/√H, 1/√H), in torch's order (same seed, same values)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+        _reset_uniform(self)
 
     def flatten_parameters(self) -> None:
         """Does nothing: kept so that code written for ``torch.nn`` (which calls it for cuDNN) runs."""
