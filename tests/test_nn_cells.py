@@ -168,7 +168,7 @@ def test_cells_reject_wrong_types_and_arguments():
         cells.GRUCell(D, H)(torch.zeros(N, D).numpy())
     with pytest.raises(ValueError, match="RNNCell: expected nonlinearity 'tanh' or 'relu', got 'sigmoid'"):
         cells.RNNCell(D, H, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="GRUCell: expected hidden_size > 0, got 0"):
-        cells.GRUCell(D, 0)
+    with pytest.raises(ValueError, match="GRUCell: expected hidden_size >= 0, got -1"):
+        cells.GRUCell(D, -1)
     with pytest.raises(TypeError, match="LSTMCell: expected input_size to be an int, got float"):
         cells.LSTMCell(4.0, H)

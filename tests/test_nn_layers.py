@@ -128,22 +128,17 @@ def test_forget_bias_shifts_the_forget_block_and_the_forget_gate():
     assert (c_shifted > c_plain).all()  # more of the initial cell state is kept
 
 
-@pytest.mark.parametrize(
-    "option, value",
-    [("num_layers", 2), ("bidirectional", True), ("dropout", 0.5), ("proj_size", 2)],
-)
-def test_unsupported_options_raise_a_clear_error(option, value):
-    with pytest.raises(ValueError, match=f"LSTM: {option}={value!r} is not supported yet"):
-        cnn.LSTM(D, H, **{option: value})
-    if option != "proj_size":
-        with pytest.raises(ValueError, match=f"GRU: {option}={value!r} is not supported yet"):
-            cnn.GRU(D, H, **{option: value})
-
-
-def test_packed_sequence_is_refused():
-    packed = pack_padded_sequence(torch.zeros(N, T, D), torch.tensor([5, 3, 2]), batch_first=True)
-    with pytest.raises(TypeError, match="GRU: PackedSequence input is not supported yet"):
-        cnn.GRU(D, H, batch_first=True)(packed)
+def test_packed_sequence_in_packed_sequence_out_like_torch():
+    torch.manual_seed(3)
+    reference = torch.nn.GRU(D, H, batch_first=True, num_layers=2, bidirectional=True, dtype=torch.float64)
+    ours = cnn.GRU(D, H, batch_first=True, num_layers=2, bidirectional=True, dtype=torch.float64)
+    ours.load_state_dict(reference.state_dict())
+    x = torch.randn(N, T, D, dtype=torch.float64)
+    packed = pack_padded_sequence(x, torch.tensor([2, 5, 3]), batch_first=True, enforce_sorted=False)
+    (got, h_got), (expected, h_expected) = ours(packed), reference(packed)
+    assert torch.equal(got.batch_sizes, expected.batch_sizes)
+    assert torch.equal(got.sorted_indices, expected.sorted_indices)
+    torch.testing.assert_close((got.data, h_got), (expected.data, h_expected))
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,18 @@
-"""torch modules written from the equations, drop-in compatible with ``torch.nn`` (chapters 5 and 6).
+"""torch modules written from the equations, drop-in compatible with ``torch.nn`` (chapters 5–7).
 
 :mod:`companion.nn.cells` holds one step of each recurrence (``RNNCell``, ``LSTMCell``, ``GRUCell``)
-and :mod:`companion.nn.layers` the sequence layers (``RNN``, ``LSTM``, ``GRU``). They have
-``torch.nn``'s constructor arguments, parameter names, inputs and outputs, so a ``state_dict`` moves
-between them and ``torch.nn`` in both directions; the tests check that outputs and gradients agree.
+and :mod:`companion.nn.layers` the sequence layers (``RNN``, ``LSTM``, ``GRU``: stacked, bidirectional,
+with dropout between layers, the LSTM's projection, and ``PackedSequence`` or padded batches with
+``lengths``). They have ``torch.nn``'s constructor arguments, parameter names, inputs and outputs, so a
+``state_dict`` moves between them and ``torch.nn`` in both directions; the tests check that outputs and
+gradients agree. :mod:`companion.nn.fused` is the layers' fast path (the BPTT of chapter 3 as a custom
+autograd function); :mod:`companion.nn.packing` and :mod:`companion.nn.recurrence` are the parts a
+layer is built from. Bad input raises :class:`ShapeError` or :class:`DTypeError`, each also a
+``RuntimeError`` as in ``torch.nn``.
 """
 
 from companion.nn.cells import GRUCell, LSTMCell, RNNCell
+from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.layers import GRU, LSTM, RNN
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "ShapeError", "DTypeError"]

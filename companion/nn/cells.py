@@ -11,15 +11,26 @@ gradients agree.
 
 from __future__ import annotations
 
-import math
+import contextlib
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["rnn_step", "lstm_step", "gru_step", "RNNCell", "LSTMCell", "GRUCell"]
+from companion.nn._common import (
+    NONLINEARITIES,
+    check_cell_size,
+    check_flag,
+    check_forget_bias,
+    check_tensor,
+    compute_dtype,
+    pair,
+    register_gate_parameters,
+    reset_uniform,
+)
+from companion.nn.errors import ShapeError
 
-_NONLINEARITIES = ("tanh", "relu")
+__all__ = ["rnn_step", "lstm_step", "gru_step", "RNNCell", "LSTMCell", "GRUCell"]
 
 
 def _recurrent_sum(xp: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
@@ -99,7 +110,8 @@ def lstm_step(xp: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor, bias_hh: Tens
     """
     gates = _recurrent_sum(xp, h, weight_hh, bias_hh)  # (N, 4H) pre-activations
     i, f, _, o = torch.sigmoid(gates).chunk(4, dim=1)  # 4 x (N, H); the g block is not used
-    g = torch.tanh(gates[:, 2 * h.shape[1] : 3 * h.shape[1]])  # (N, H)
+    H = c.shape[1]  # h has H features too, or P with a projection (chapter 7)
+    g = torch.tanh(gates[:, 2 * H : 3 * H])  # (N, H)
     c = torch.addcmul(f * c, i, g)  # f ⊙ c + i ⊙ g, (N, H)
     h = o * torch.tanh(c)  # (N, H)
     return h, c
@@ -144,48 +156,6 @@ def gru_step(xp: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None):
     return torch.lerp(n, h, z)  # n + z ⊙ (h - n) = (1 - z) ⊙ n + z ⊙ h
 
 
-def _check_size(where: str, name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{where}: expected {name} to be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{where}: expected {name} > 0, got {value}")
-
-
-def _check_flag(where: str, name: str, value) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{where}: expected {name} to be a bool, got {type(value).__name__}")
-
-
-def _check_tensor(where: str, name: str, value, shape: tuple, dtype: torch.dtype) -> None:
-    """Exact shape and dtype, or an error naming both the expectation and what arrived."""
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{where}: expected {name} to be a torch.Tensor, got {type(value).__name__}")
-    if tuple(value.shape) != tuple(shape):
-        raise ValueError(f"{where}: expected {name} of shape {tuple(shape)}, got {tuple(value.shape)}")
-    if value.dtype != dtype:
-        raise TypeError(f"{where}: expected {name} of dtype {dtype} (the parameters'), got {value.dtype}")
-
-
-def _register_gate_parameters(
-    module: nn.Module, suffix: str, chunks: int, input_size: int, hidden_size: int, bias: bool, factory: dict
-) -> None:
-    """Create torch's ``weight_ih{suffix}`` (G·H, D), ``weight_hh{suffix}`` (G·H, H) and, with ``bias``,
-    ``bias_ih{suffix}``, ``bias_hh{suffix}`` (G·H,) on ``module``, G = ``chunks`` gate blocks
-    (uninitialised: call :func:`_reset_uniform`)."""
-    G = chunks * hidden_size
-    module.register_parameter(f"weight_ih{suffix}", nn.Parameter(torch.empty((G, input_size), **factory)))
-    module.register_parameter(f"weight_hh{suffix}", nn.Parameter(torch.empty((G, hidden_size), **factory)))
-    for name in (f"bias_ih{suffix}", f"bias_hh{suffix}"):
-        module.register_parameter(name, nn.Parameter(torch.empty(G, **factory)) if bias else None)
-
-
-def _reset_uniform(module: nn.Module) -> None:
-    """Draw every parameter of ``module`` from U(-1/√H, 1/√H), in registration order, as torch does."""
-    bound = 1.0 / math.sqrt(module.hidden_size)
-    for weight in module.parameters():
-        nn.init.uniform_(weight, -bound, bound)
-
-
 class _Cell(nn.Module):
     """Parameters, initialisation and input handling shared by the three cells."""
 
@@ -194,31 +164,32 @@ class _Cell(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool, device=None, dtype=None) -> None:
         super().__init__()
         where = type(self).__name__
-        _check_size(where, "input_size", input_size)
-        _check_size(where, "hidden_size", hidden_size)
-        _check_flag(where, "bias", bias)
+        input_size = check_cell_size(where, "input_size", input_size)
+        hidden_size = check_cell_size(where, "hidden_size", hidden_size)
+        self._bias_arg = bias  # shown by repr as given, like torch
+        bias = check_flag(where, "bias", bias, allow_int=True)
         factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        _register_gate_parameters(self, "", self._chunks, input_size, hidden_size, bias, factory)
+        register_gate_parameters(self, "", self._chunks, input_size, hidden_size, bias, factory)
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/√H, 1/√H), in torch's order (same seed, same values)."""
-        _reset_uniform(self)
+        reset_uniform(self)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
-        return s if self.bias else s + ", bias=False"
+        return s if self._bias_arg is True else s + f", bias={self._bias_arg}"
 
     def _input(self, input) -> tuple[Tensor, bool]:
-        """Validate ``input`` (N, D) or unbatched (D,); return it batched and whether it was."""
+        """Validate ``input`` (N, D), N ≥ 0, or unbatched (D,); return it batched and whether it was."""
         where, D = type(self).__name__, self.input_size
         if not isinstance(input, Tensor):
-            raise TypeError(f"{where}: expected input to be a torch.Tensor, got {type(input).__name__}")
+            check_tensor(where, "input", input, (), None)  # raises: not a tensor
         shape = tuple(input.shape)
-        batched = len(shape) == 2 and shape[0] > 0
-        if shape[-1:] != (D,) or not (batched or len(shape) == 1):
-            raise ValueError(f"{where}: expected input of shape (N, {D}) or ({D},), got {shape}")
-        _check_tensor(where, "input", input, input.shape, self.weight_ih.dtype)
+        if len(shape) not in (1, 2) or shape[-1] != D:
+            raise ShapeError(f"{where}: expected input of shape (N, {D}) or ({D},), got {shape}")
+        self._dtype = compute_dtype(where, input, self.weight_ih.dtype)
+        batched = len(shape) == 2
         return (input if batched else input.unsqueeze(0)), batched  # (N, D)
 
     def _state(self, name: str, value, x: Tensor, batched: bool) -> Tensor:
@@ -226,11 +197,23 @@ class _Cell(nn.Module):
         if value is None:
             return x.new_zeros(x.shape[0], self.hidden_size)  # (N, H)
         shape = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
-        _check_tensor(type(self).__name__, name, value, shape, self.weight_ih.dtype)
+        dtype = self.weight_ih.dtype if self._dtype is None else None  # autocast: any float dtype
+        check_tensor(type(self).__name__, name, value, shape, dtype)
         return value if batched else value.unsqueeze(0)  # (N, H)
 
-    def _project(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight_ih, self.bias_ih)  # (N, G·H)
+    def _weights(self, x: Tensor, *states: Tensor):
+        """Input, states and parameters in the compute dtype (a cast only under autocast)."""
+        params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        if self._dtype is None:
+            return x, states, params
+        cast = [None if p is None else p.to(self._dtype) for p in params]
+        return x.to(self._dtype), tuple(s.to(self._dtype) for s in states), cast
+
+    def _no_autocast(self, x: Tensor):
+        """Autocast off while computing in an explicitly cast dtype (``_common.AUTOCAST_POLICY``)."""
+        if self._dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(x.device.type, enabled=False)
 
 
 class RNNCell(_Cell):
@@ -286,7 +269,7 @@ class RNNCell(_Cell):
         device=None,
         dtype=None,
     ) -> None:
-        if nonlinearity not in _NONLINEARITIES:
+        if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"RNNCell: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
@@ -318,8 +301,9 @@ class RNNCell(_Cell):
             If an argument is not a tensor of the parameters' dtype.
         """
         x, batched = self._input(input)
-        h = self._state("hx", hx, x, batched)
-        h = rnn_step(self._project(x), h, self.weight_hh, self.bias_hh, self.nonlinearity)  # (N, H)
+        x, (h,), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, self._state("hx", hx, x, batched))
+        with self._no_autocast(x):
+            h = rnn_step(F.linear(x, w_ih, b_ih), h, w_hh, b_hh, self.nonlinearity)  # (N, H)
         return h if batched else h.squeeze(0)
 
 
@@ -385,7 +369,7 @@ class LSTMCell(_Cell):
         forget_bias: float = 0.0,
     ) -> None:
         super().__init__(input_size, hidden_size, bias, device, dtype)
-        self.forget_bias = _check_forget_bias("LSTMCell", forget_bias, bias)
+        self.forget_bias = check_forget_bias("LSTMCell", forget_bias, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -419,9 +403,11 @@ class LSTMCell(_Cell):
             If ``hx`` is not a pair, or a tensor does not have the parameters' dtype.
         """
         x, batched = self._input(input)
-        h, c = _pair("LSTMCell", hx)
+        h, c = pair("LSTMCell", hx)
         h, c = self._state("hx[0]", h, x, batched), self._state("hx[1]", c, x, batched)
-        h, c = lstm_step(self._project(x), h, c, self.weight_hh, self.bias_hh)  # 2 x (N, H)
+        x, (h, c), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, h, c)
+        with self._no_autocast(x):
+            h, c = lstm_step(F.linear(x, w_ih, b_ih), h, c, w_hh, b_hh)  # 2 x (N, H)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -496,23 +482,7 @@ class GRUCell(_Cell):
             If an argument is not a tensor of the parameters' dtype.
         """
         x, batched = self._input(input)
-        h = self._state("hx", hx, x, batched)
-        h = gru_step(self._project(x), h, self.weight_hh, self.bias_hh)  # (N, H)
+        x, (h,), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, self._state("hx", hx, x, batched))
+        with self._no_autocast(x):
+            h = gru_step(F.linear(x, w_ih, b_ih), h, w_hh, b_hh)  # (N, H)
         return h if batched else h.squeeze(0)
-
-
-def _check_forget_bias(where: str, forget_bias, bias: bool) -> float:
-    if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
-        raise TypeError(f"{where}: expected forget_bias to be a float, got {type(forget_bias).__name__}")
-    if forget_bias != 0 and not bias:
-        raise ValueError(f"{where}: forget_bias={forget_bias} needs bias=True (there is no bias to shift)")
-    return float(forget_bias)
-
-
-def _pair(where: str, hx):
-    """``(None, None)`` for no state, else the two tensors of an LSTM state ``(h, c)``."""
-    if hx is None:
-        return None, None
-    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-        raise TypeError(f"{where}: expected hx to be a tuple (h, c) of two tensors, got {type(hx).__name__}")
-    return hx[0], hx[1]

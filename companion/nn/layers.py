@@ -1,49 +1,57 @@
-"""Recurrent sequence layers in torch, written from the equations (chapters 5 and 6).
+"""Recurrent sequence layers in torch, written from the equations (chapters 5, 6 and 7).
 
-``RNN``, ``LSTM`` and ``GRU`` take ``torch.nn``'s constructor arguments with the same defaults, hold
-the same parameters (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``), accept the
-same inputs (``batch_first`` either way, unbatched 2-D input, optional initial states) and return
-the same structures (``(output, h_n)``, and ``(output, (h_n, c_n))`` for the LSTM). Each step is
-one of the functions of :mod:`companion.nn.cells`; the input projection of all time steps is one
-matrix product before the loop. This issue covers a single layer in one direction: ``num_layers``,
-``bidirectional``, ``dropout`` and ``proj_size`` keep their place in the signature and raise a
-``ValueError`` for any value but the default. ``PackedSequence`` inputs raise a ``TypeError``.
+``RNN``, ``LSTM`` and ``GRU`` take every constructor argument of ``torch.nn.RNN``/``LSTM``/``GRU``
+with the same defaults (``num_layers``, ``bidirectional``, ``dropout`` between layers, the LSTM's
+``proj_size``, ``batch_first``, ``bias``), hold the same parameters in the same order
+(``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``weight_hr_l0``, then
+``…_l0_reverse``, ``…_l1`` …), accept the same inputs (dense, unbatched 2-D, ``PackedSequence``) and
+return the same structures. A layer is the composition of three parts:
+
+- :mod:`companion.nn.packing` brings any input to one time-first padded form with a mask of valid steps;
+- :mod:`companion.nn.recurrence` runs one direction of one layer (the fast path of
+  :mod:`companion.nn.fused` by default, the step-by-step path of :mod:`companion.nn.cells` otherwise);
+- the loop below stacks directions and layers: layer l+1 reads the concatenated outputs of layer l.
 """
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence
 
-from companion.nn.cells import (
-    _NONLINEARITIES,
-    _check_flag,
-    _check_forget_bias,
-    _check_size,
-    _check_tensor,
-    _pair,
-    _register_gate_parameters,
-    _reset_uniform,
-    gru_step,
-    lstm_step,
-    rnn_step,
+from companion.nn import packing
+from companion.nn._common import (
+    NONLINEARITIES,
+    check_flag,
+    check_forget_bias,
+    check_layer_size,
+    check_tensor,
+    compute_dtype,
+    gate_parameters,
+    pair,
 )
+from companion.nn.errors import DTypeError, ShapeError
+from companion.nn.recurrence import run_direction
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
+_CHUNKS = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
 
 class _Layer(nn.Module):
-    """Arguments, parameters, validation and the time loop shared by the three layers."""
+    """Arguments, parameters, validation and the stack of layers and directions shared by the three."""
 
-    _chunks = 1
-    _fold_bias_hh = True  # False where b_hh cannot join the input projection (the GRU's reset gate)
+    #: Run the fast path (:mod:`companion.nn.fused`, hand-written BPTT) where it exists. Set to False on
+    #: a module (or the class) for the step-by-step path, e.g. for double backward or ``torch.func``.
+    use_fused: bool = True
 
     def __init__(
         self,
+        mode,
         input_size,
         hidden_size,
         num_layers,
@@ -56,98 +64,168 @@ class _Layer(nn.Module):
     ) -> None:
         super().__init__()
         where = type(self).__name__
-        _check_size(where, "input_size", input_size)
-        _check_size(where, "hidden_size", hidden_size)
-        _check_size(where, "num_layers", num_layers)
-        for name, flag in [("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)]:
-            _check_flag(where, name, flag)
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1:
-            raise ValueError(f"{where}: expected dropout to be a number in [0, 1], got {dropout!r}")
-        unsupported = {
-            "num_layers": (num_layers, 1),
-            "bidirectional": (bidirectional, False),
-            "dropout": (dropout, 0),
-            "proj_size": (proj_size, 0),
-        }
-        for name, (value, default) in unsupported.items():
-            if value != default:
-                raise ValueError(
-                    f"{where}: {name}={value!r} is not supported yet (single layer, one direction only); "
-                    f"use the default {name}={default!r}, or torch.nn.{where}"
-                )
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+            raise ShapeError(f"{where}: expected dropout to be a number in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                f"{where}: dropout is applied between stacked layers (not after the last one), so "
+                f"dropout={dropout} does nothing with num_layers=1",
+                UserWarning,
+                stacklevel=3,
+            )
+        for name, flag in [("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)]:
+            check_flag(where, name, flag)
+        input_size = check_layer_size(where, "input_size", input_size)
+        hidden_size = check_layer_size(where, "hidden_size", hidden_size)
+        num_layers = check_layer_size(where, "num_layers", num_layers)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ShapeError(
+                f"{where}: expected proj_size to be an int >= 0 (0: no projection), got {proj_size!r}"
+            )
+        if proj_size >= hidden_size:
+            raise ShapeError(f"{where}: expected proj_size < hidden_size = {hidden_size}, got {proj_size}")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = (
+            mode,
+            input_size,
+            hidden_size,
+            num_layers,
+        )
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
-        _register_gate_parameters(self, "_l0", self._chunks, input_size, hidden_size, bias, factory)
+        self._flat_weights_names: list[str] = []
+        self._all_weights: list[list[str]] = []
+        state_size = proj_size or hidden_size
+        for layer in range(num_layers):
+            for suffix in ("", "_reverse")[: self._directions]:
+                layer_input = input_size if layer == 0 else state_size * self._directions
+                params = gate_parameters(_CHUNKS[mode], layer_input, hidden_size, bias, factory, state_size)
+                names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+                if proj_size:
+                    params.append(nn.Parameter(torch.empty((proj_size, hidden_size), **factory)))
+                    names.append("weight_hr")
+                names = [f"{n}_l{layer}{suffix}" for n, p in zip(names, params, strict=True) if p is not None]
+                for name, param in zip(names, [p for p in params if p is not None], strict=True):
+                    self.register_parameter(name, param)
+                self._flat_weights_names.extend(names)
+                self._all_weights.append(names)
+
+    @property
+    def _directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """The parameters per layer and direction, in torch's order (``[[weight_ih_l0, …], …]``)."""
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    @property
+    def _flat_weights(self) -> list[nn.Parameter]:
+        return [getattr(self, name) for name in self._flat_weights_names]
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/√H, 1/√H), in torch's order (same seed, same values)."""
-        _reset_uniform(self)
+        bound = 1.0 / self.hidden_size**0.5
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
 
     def flatten_parameters(self) -> None:
         """Does nothing: kept so that code written for ``torch.nn`` (which calls it for cuDNN) runs."""
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
-        s += "" if self.bias else ", bias=False"
-        return s + (", batch_first=True" if self.batch_first else "")
+        s += f", proj_size={self.proj_size}" if self.proj_size else ""
+        s += f", num_layers={self.num_layers}" if self.num_layers != 1 else ""
+        s += ", bias=False" if not self.bias else ""
+        s += ", batch_first=True" if self.batch_first else ""
+        s += f", dropout={self.dropout}" if self.dropout else ""
+        return s + (", bidirectional=True" if self.bidirectional else "")
 
-    def _input(self, input) -> tuple[Tensor, bool]:
-        """Validate ``input``; return it with a batch dimension, and whether it had one."""
-        where, D = type(self).__name__, self.input_size
-        if isinstance(input, PackedSequence):
-            raise TypeError(f"{where}: PackedSequence input is not supported yet; pass a padded tensor")
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{where}: expected input to be a torch.Tensor, got {type(input).__name__}")
-        shape = tuple(input.shape)
-        layout = f"(N, T, {D})" if self.batch_first else f"(T, N, {D})"
-        if len(shape) == 3 and shape[-1] == D and shape[0] > 0 and shape[1] > 0:
-            batched = True
-        elif len(shape) == 2 and shape[-1] == D and shape[0] > 0:
-            batched = False
-        elif len(shape) == 2:
-            raise ValueError(f"{where}: expected unbatched input of shape (T, {D}), got {shape}")
-        else:
-            raise ValueError(f"{where}: expected input of shape {layout}, got {shape}")
-        _check_tensor(where, "input", input, shape, self.weight_ih_l0.dtype)
-        return (input if batched else input.unsqueeze(self._batch_dim)), batched
+    def _params(self, k: int, dtype) -> tuple:
+        """``(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)`` of layer·direction ``k`` (absent: None)."""
+        names = dict(zip([n.split("_l")[0] for n in self._all_weights[k]], self._all_weights[k], strict=True))
+        keys = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        params = [getattr(self, names[key]) if key in names else None for key in keys]
+        return tuple(p if p is None or dtype is None else p.to(dtype) for p in params)
 
-    @property
-    def _batch_dim(self) -> int:
-        return 0 if self.batch_first else 1
-
-    def _state(self, name: str, value, x: Tensor, batched: bool) -> Tensor:
-        """Validate one initial state (1, N, H) or unbatched (1, H); zeros when None; return (N, H)."""
-        N = x.shape[self._batch_dim]
+    def _initial(self, name: str, value, batch: packing.Batch, size: int, dtype) -> Tensor:
+        """Validate one initial state, (L·dirs, N, S) or unbatched (L·dirs, S); zeros when None."""
+        LD, N = self.num_layers * self._directions, batch.x.shape[1]
         if value is None:
-            return x.new_zeros(N, self.hidden_size)  # (N, H)
-        shape = (1, N, self.hidden_size) if batched else (1, self.hidden_size)
-        _check_tensor(type(self).__name__, name, value, shape, self.weight_ih_l0.dtype)
-        return value[0] if batched else value  # (N, H)
+            return batch.x.new_zeros(LD, N, size, dtype=dtype or batch.x.dtype)  # (L·dirs, N, S)
+        where = type(self).__name__
+        shape = (LD, N, size) if batch.batched else (LD, size)
+        detail = f" (num_layers·directions = {LD}, batch {N}, size {size})" if batch.batched else ""
+        if isinstance(value, Tensor) and tuple(value.shape) != shape:
+            raise ShapeError(f"{where}: expected {name} of shape {shape}, got {tuple(value.shape)}{detail}")
+        check_tensor(where, name, value, shape, None if dtype else self._flat_weights[0].dtype)
+        value = value if batch.batched else value.unsqueeze(1)  # (L·dirs, N, S)
+        return value if dtype is None else value.to(dtype)
 
-    def _run(self, x: Tensor, states: tuple[Tensor, ...], batched: bool):
-        """The time loop: project all inputs at once, then one step per time slice (``unbind``)."""
-        time_dim = 1 - self._batch_dim
-        xp = F.linear(x, self.weight_ih_l0, self.bias_ih_l0)  # (N, T, G·H) or (T, N, G·H)
-        if self._fold_bias_hh and self.bias_hh_l0 is not None:
-            xp = xp + self.bias_hh_l0  # added to x W_ihᵀ at every step: add it once, before the loop
-        outputs = []
-        for xp_t in xp.unbind(time_dim):  # (N, G·H); unbind, not xp[t]: a much cheaper backward
-            states = self._step(xp_t, states)
-            outputs.append(states[0])
-        output = torch.stack(outputs, dim=time_dim)  # (N, T, H) or (T, N, H)
-        finals = tuple(s.unsqueeze(0) for s in states)  # each (1, N, H)
-        if not batched:
-            output = output.squeeze(self._batch_dim)  # (T, H)
-            finals = tuple(s.squeeze(1) for s in finals)  # each (1, H)
+    def _run(self, input, hx: tuple, lengths):
+        """Validate, run the stack of layers and directions, and give back torch's structures."""
+        where = type(self).__name__
+        batch = packing.as_time_first(where, input, self.input_size, self.batch_first, lengths)
+        dtype = compute_dtype(where, batch.x, self._flat_weights[0].dtype)
+        state_size = self.proj_size or self.hidden_size
+        sizes = [("hx", state_size)] if len(hx) == 1 else [("h_0", state_size), ("c_0", self.hidden_size)]
+        states = [self._initial(n, v, batch, s, dtype) for (n, s), v in zip(sizes, hx, strict=True)]
+        x = batch.x if dtype is None else batch.x.to(dtype)
+        off = contextlib.nullcontext() if dtype is None else torch.autocast(x.device.type, enabled=False)
+        finals: list[list[Tensor]] = [[] for _ in states]
+        with off:
+            for layer in range(self.num_layers):
+                outputs = []
+                for direction in range(self._directions):
+                    k = layer * self._directions + direction
+                    output, last = run_direction(
+                        self.mode,
+                        x,
+                        tuple(s[k] for s in states),
+                        self._params(k, dtype),
+                        batch.mask,
+                        direction == 1,
+                        self.use_fused,
+                    )
+                    outputs.append(output)
+                    for kept, state in zip(finals, last, strict=True):
+                        kept.append(state)
+                x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)  # (T, N, dirs·H)
+                if self.dropout and self.training and layer < self.num_layers - 1:
+                    x = F.dropout(x, self.dropout, training=True)  # between layers, never after the last
+        output = packing.restore(batch, x, self.batch_first)
+        # torch.stack makes new tensors (not views of the output), so h_n.detach_() and in-place edits work.
+        finals = [torch.stack(kept) if batch.batched else torch.stack(kept).squeeze(1) for kept in finals]
         return output, finals
 
-    def _step(self, xp_t: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-        raise NotImplementedError
+    def _hx(self, hx):
+        if hx is not None and not isinstance(hx, Tensor):
+            raise DTypeError(
+                f"{type(self).__name__}: expected hx to be a torch.Tensor, got {type(hx).__name__}"
+            )
+        return (hx,)
+
+
+_LAYER_PARAMETERS = """input_size : int
+        Number of input features D.
+    hidden_size : int
+        Number of hidden units H.
+    num_layers : int, default 1
+        Number of stacked layers L; layer l+1 reads the outputs of layer l.
+    {nonlinearity}bias : bool, default True
+        If False, no ``bias_ih_l{{k}}`` / ``bias_hh_l{{k}}``.
+    batch_first : bool, default False
+        If True, ``input`` and ``output`` are (N, T, ·); states are (L·dirs, N, H) either way.
+    dropout : float, default 0.0
+        Dropout probability on the outputs of every layer but the last, in training mode only.
+    bidirectional : bool, default False
+        If True, every layer also reads the sequence backwards; outputs are the two directions
+        concatenated, (·, 2H).
+    {proj}device, dtype : optional
+        Where and in which floating type the parameters are created."""
 
 
 class RNN(_Layer):
-    """Elman RNN layer, a drop-in replacement for a single-layer ``torch.nn.RNN``.
+    """Elman RNN, a drop-in replacement for ``torch.nn.RNN``.
 
     Parameters
     ----------
@@ -156,31 +234,33 @@ class RNN(_Layer):
     hidden_size : int
         Number of hidden units H.
     num_layers : int, default 1
-        Only 1 is supported for now.
+        Number of stacked layers L; layer l+1 reads the outputs of layer l.
     nonlinearity : {"tanh", "relu"}, default "tanh"
     bias : bool, default True
-        If False, no ``bias_ih_l0`` / ``bias_hh_l0``.
+        If False, no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
     batch_first : bool, default False
-        If True, ``input`` and ``output`` are (N, T, ·); states are (1, N, H) either way.
+        If True, ``input`` and ``output`` are (N, T, ·); states are (L·dirs, N, H) either way.
     dropout : float, default 0.0
-        Only 0 is supported for now.
+        Dropout probability on the outputs of every layer but the last, in training mode only.
     bidirectional : bool, default False
-        Only False is supported for now.
+        If True, every layer also reads the sequence backwards; outputs are the two directions
+        concatenated, (·, 2H).
     device, dtype : optional
         Where and in which floating type the parameters are created.
+
     Raises
     ------
-    ValueError
-        If a size is not positive, ``nonlinearity`` is unknown, ``dropout`` is outside [0, 1], or
-        an option this single-layer version does not support yet is requested (``num_layers`` > 1,
-        ``bidirectional``, ``dropout``).
-    TypeError
-        If a size is not an int or a flag not a bool.
+    ShapeError
+        (a ``ValueError`` and ``RuntimeError``) if a size is not positive, ``nonlinearity`` is unknown
+        or ``dropout`` is outside [0, 1].
+    DTypeError
+        (a ``TypeError``, ``ValueError`` and ``RuntimeError``) if a size is not an int or a flag not a bool.
 
     Notes
     -----
-    :math:`h_t = \\phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})` (chapter 2). Forward takes
-    ``(input, hx=None)`` with ``hx`` of shape (1, N, H) (or (1, H) unbatched) and returns ``(output, h_n)``.
+    :math:`h^{(l)}_t = \\phi(W^{(l)}_{ih} h^{(l-1)}_t + b^{(l)}_{ih}
+    + W^{(l)}_{hh} h^{(l)}_{t-1} + b^{(l)}_{hh})` with :math:`h^{(0)}_t = x_t` (chapters 2 and 7).
+    Warns, like torch, if ``dropout > 0`` with one layer.
 
     See Also
     --------
@@ -188,10 +268,10 @@ class RNN(_Layer):
 
     Examples
     --------
-    >>> rnn = RNN(3, 5, batch_first=True)
+    >>> rnn = RNN(3, 5, num_layers=2, bidirectional=True, batch_first=True)
     >>> output, h_n = rnn(torch.randn(4, 7, 3))
     >>> output.shape, h_n.shape
-    (torch.Size([4, 7, 5]), torch.Size([1, 4, 5]))
+    (torch.Size([4, 7, 10]), torch.Size([4, 4, 5]))
     """
 
     def __init__(
@@ -207,93 +287,87 @@ class RNN(_Layer):
         device=None,
         dtype=None,
     ) -> None:
-        if nonlinearity not in _NONLINEARITIES:
-            raise ValueError(f"RNN: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}")
+        if nonlinearity not in NONLINEARITIES:
+            raise ShapeError(f"RNN: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}")
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         factory = {"device": device, "dtype": dtype}
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, factory
+            mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, factory
         )
         self.nonlinearity = nonlinearity
-        self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         self.reset_parameters()
 
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity!r}"
-
-    def _step(self, xp_t, states):
-        return (rnn_step(xp_t, states[0], self.weight_hh_l0, None, self.nonlinearity),)  # b_hh is in xp_t
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Run the layer over the sequence.
+    def forward(self, input, hx: Tensor | None = None, *, lengths=None):
+        """Run the layer over the sequences.
 
         Parameters
         ----------
-        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D) unbatched
-        hx : Tensor of shape (1, N, H), or (1, H) unbatched, optional
-            Initial hidden state; zeros if omitted.
+        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D), or PackedSequence
+        hx : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched, optional
+            Initial hidden states, index ``layer·dirs + direction``; zeros if omitted.
+        lengths : sequence of int or Tensor of shape (N,), optional
+            True lengths of a padded batch (keyword only; not with a PackedSequence): outputs past a
+            sequence's end are zero and ``h_n`` is its state at its true end.
 
         Returns
         -------
-        output : Tensor of shape (N, T, H) if ``batch_first`` else (T, N, H), or (T, H) unbatched
-            The hidden state at every step.
-        h_n : Tensor of shape (1, N, H), or (1, H) unbatched
-            The final hidden state.
+        output : Tensor of shape (N, T, dirs·H) if ``batch_first`` else (T, N, dirs·H), or PackedSequence
+            The last layer's hidden states at every step.
+        h_n : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched
+            Every layer's and direction's final state (the reverse direction's after reading step 1).
 
         Raises
         ------
-        ValueError
-            If a shape is wrong (the message names the expected and the actual shape).
-        TypeError
-            If an argument is not a tensor of the parameters' dtype, or is a ``PackedSequence``.
+        ShapeError
+            If a shape or the lengths are wrong (the message names the expected and the actual value).
+        DTypeError
+            If an argument is not a tensor of the parameters' dtype.
         """
-        x, batched = self._input(input)
-        h = self._state("hx", hx, x, batched)
-        output, (h_n,) = self._run(x, (h,), batched)
+        output, (h_n,) = self._run(input, self._hx(hx), lengths)
         return output, h_n
 
 
 class LSTM(_Layer):
-    """Long short-term memory layer, a drop-in replacement for a single-layer ``torch.nn.LSTM``.
+    """Long short-term memory, a drop-in replacement for ``torch.nn.LSTM``.
 
     Parameters
     ----------
     input_size : int
         Number of input features D.
     hidden_size : int
-        Number of hidden units H.
+        Number of hidden units H (the size of the cell state).
     num_layers : int, default 1
-        Only 1 is supported for now.
+        Number of stacked layers L; layer l+1 reads the outputs of layer l.
     bias : bool, default True
-        If False, no ``bias_ih_l0`` / ``bias_hh_l0``.
+        If False, no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
     batch_first : bool, default False
-        If True, ``input`` and ``output`` are (N, T, ·); states are (1, N, H) either way.
+        If True, ``input`` and ``output`` are (N, T, ·); states are (L·dirs, N, ·) either way.
     dropout : float, default 0.0
-        Only 0 is supported for now.
+        Dropout probability on the outputs of every layer but the last, in training mode only.
     bidirectional : bool, default False
-        Only False is supported for now.
+        If True, every layer also reads the sequence backwards; outputs are the two directions
+        concatenated.
     proj_size : int, default 0
-        Only 0 is supported for now.
+        If > 0, the hidden state is projected to P = ``proj_size`` features by ``weight_hr_l{k}``
+        (P, H): h is (·, P), c stays (·, H) (Sak et al. 2014). Runs the step-by-step path.
     device, dtype : optional
         Where and in which floating type the parameters are created.
     forget_bias : float, default 0.0
-        Keyword only: added to the forget-gate block of ``bias_ih_l0`` after the uniform draw. 1.0 is
-        the recommendation of Gers et al. (2000) and Jozefowicz et al. (2015); 0.0 reproduces torch.
+        Keyword only: added to the forget-gate block of every ``bias_ih_l{k}`` after the uniform draw.
+        1.0 is the recommendation of Gers et al. (2000) and Jozefowicz et al. (2015); 0.0 reproduces torch.
+
     Raises
     ------
-    ValueError
-        If a size is not positive, ``dropout`` is outside [0, 1], or an option this single-layer
-        version does not support yet is requested (``num_layers`` > 1, ``bidirectional``, ``dropout``,
-        ``proj_size``).
-    TypeError
+    ShapeError
+        If a size is not positive, ``proj_size >= hidden_size`` or ``dropout`` is outside [0, 1].
+    DTypeError
         If a size is not an int or a flag not a bool.
 
     Notes
     -----
     :math:`[i, f, g, o] = [\\sigma, \\sigma, \\tanh, \\sigma](W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})`,
-    :math:`c_t = f \\odot c_{t-1} + i \\odot g`, :math:`h_t = o \\odot \\tanh(c_t)` (chapter 5).
-    Forward takes ``(input, hx=None)`` with ``hx = (h_0, c_0)``, each (1, N, H) (or (1, H)
-    unbatched), and returns ``(output, (h_n, c_n))``.
+    :math:`c_t = f \\odot c_{t-1} + i \\odot g`, :math:`h_t = o \\odot \\tanh(c_t)` (chapter 5), then
+    :math:`h_t \\leftarrow W_{hr} h_t` with a projection; layer l+1 reads layer l's :math:`h_t` (chapter 7).
 
     See Also
     --------
@@ -301,13 +375,11 @@ class LSTM(_Layer):
 
     Examples
     --------
-    >>> lstm = LSTM(3, 5, batch_first=True, forget_bias=1.0)
+    >>> lstm = LSTM(3, 5, num_layers=2, batch_first=True, forget_bias=1.0)
     >>> output, (h_n, c_n) = lstm(torch.randn(4, 7, 3))
     >>> output.shape, c_n.shape
-    (torch.Size([4, 7, 5]), torch.Size([1, 4, 5]))
+    (torch.Size([4, 7, 5]), torch.Size([2, 4, 5]))
     """
-
-    _chunks = 4
 
     def __init__(
         self,
@@ -326,58 +398,62 @@ class LSTM(_Layer):
     ) -> None:
         factory = {"device": device, "dtype": dtype}
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, factory
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            factory,
         )
-        self.mode = "LSTM"
-        self.forget_bias = _check_forget_bias("LSTM", forget_bias, bias)
+        self.forget_bias = check_forget_bias("LSTM", forget_bias, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """U(-1/√H, 1/√H) as torch, then ``forget_bias`` added to the forget block of ``bias_ih_l0``."""
+        """U(-1/√H, 1/√H) as torch, then ``forget_bias`` added to the forget block of every ``bias_ih``."""
         super().reset_parameters()
         if self.bias and self.forget_bias:
             H = self.hidden_size
             with torch.no_grad():
-                self.bias_ih_l0[H : 2 * H] += self.forget_bias
+                for weights in self.all_weights:
+                    weights[2][H : 2 * H] += self.forget_bias  # bias_ih: blocks i, f, g, o
 
-    def _step(self, xp_t, states):
-        return lstm_step(xp_t, states[0], states[1], self.weight_hh_l0, None)  # b_hh is in xp_t
-
-    def forward(
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """Run the layer over the sequence.
+    def forward(self, input, hx: tuple[Tensor, Tensor] | None = None, *, lengths=None):
+        """Run the layer over the sequences.
 
         Parameters
         ----------
-        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D) unbatched
+        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D), or PackedSequence
         hx : tuple of Tensor, optional
-            ``(h_0, c_0)``, the initial hidden and cell states, each of shape (1, N, H), or (1, H)
-            unbatched; zeros if omitted.
+            ``(h_0, c_0)``: h_0 of shape (L·dirs, N, P or H), c_0 of shape (L·dirs, N, H) (no N unbatched);
+            zeros if omitted.
+        lengths : sequence of int or Tensor of shape (N,), optional
+            True lengths of a padded batch (keyword only): outputs past a sequence's end are zero and the
+            final states are taken at its true end.
 
         Returns
         -------
-        output : Tensor of shape (N, T, H) if ``batch_first`` else (T, N, H), or (T, H) unbatched
-            The hidden state at every step.
+        output : Tensor of shape (N, T, dirs·P) if ``batch_first`` else (T, N, dirs·P), or PackedSequence
+            The last layer's hidden states (P = ``proj_size`` or H).
         (h_n, c_n) : tuple of Tensor
-            The final hidden and cell states, each of shape (1, N, H), or (1, H) unbatched.
+            Final states, (L·dirs, N, P) and (L·dirs, N, H) ((L·dirs, ·) unbatched).
 
         Raises
         ------
-        ValueError
-            If a shape is wrong (the message names the expected and the actual shape).
-        TypeError
-            If an argument is not a tensor of the parameters' dtype, or is a ``PackedSequence``.
+        ShapeError
+            If a shape or the lengths are wrong.
+        DTypeError
+            If ``hx`` is not a pair, or a tensor does not have the parameters' dtype.
         """
-        x, batched = self._input(input)
-        h0, c0 = _pair("LSTM", hx)
-        states = (self._state("h_0", h0, x, batched), self._state("c_0", c0, x, batched))
-        output, (h_n, c_n) = self._run(x, states, batched)
+        output, (h_n, c_n) = self._run(input, pair("LSTM", hx), lengths)
         return output, (h_n, c_n)
 
 
 class GRU(_Layer):
-    """Gated recurrent unit layer, a drop-in replacement for a single-layer ``torch.nn.GRU``.
+    """Gated recurrent unit, a drop-in replacement for ``torch.nn.GRU``.
 
     Parameters
     ----------
@@ -386,32 +462,31 @@ class GRU(_Layer):
     hidden_size : int
         Number of hidden units H.
     num_layers : int, default 1
-        Only 1 is supported for now.
+        Number of stacked layers L; layer l+1 reads the outputs of layer l.
     bias : bool, default True
-        If False, no ``bias_ih_l0`` / ``bias_hh_l0``.
+        If False, no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
     batch_first : bool, default False
-        If True, ``input`` and ``output`` are (N, T, ·); states are (1, N, H) either way.
+        If True, ``input`` and ``output`` are (N, T, ·); states are (L·dirs, N, H) either way.
     dropout : float, default 0.0
-        Only 0 is supported for now.
+        Dropout probability on the outputs of every layer but the last, in training mode only.
     bidirectional : bool, default False
-        Only False is supported for now.
+        If True, every layer also reads the sequence backwards; outputs are the two directions
+        concatenated, (·, 2H).
     device, dtype : optional
         Where and in which floating type the parameters are created.
+
     Raises
     ------
-    ValueError
-        If a size is not positive, ``dropout`` is outside [0, 1], or an option this single-layer
-        version does not support yet is requested (``num_layers`` > 1, ``bidirectional``, ``dropout``,
-        ``proj_size``).
-    TypeError
+    ShapeError
+        If a size is not positive or ``dropout`` is outside [0, 1].
+    DTypeError
         If a size is not an int or a flag not a bool.
 
     Notes
     -----
     :math:`r_t, z_t = \\sigma(\\cdot)`,
     :math:`n_t = \\tanh(W_{in} x_t + b_{in} + r_t \\odot (W_{hn} h_{t-1} + b_{hn}))`,
-    :math:`h_t = (1 - z_t) \\odot n_t + z_t \\odot h_{t-1}` (chapter 6). Forward takes
-    ``(input, hx=None)`` with ``hx`` of shape (1, N, H) (or (1, H) unbatched) and returns ``(output, h_n)``.
+    :math:`h_t = (1 - z_t) \\odot n_t + z_t \\odot h_{t-1}` (chapter 6), stacked as in chapter 7.
 
     See Also
     --------
@@ -419,14 +494,11 @@ class GRU(_Layer):
 
     Examples
     --------
-    >>> gru = GRU(3, 5)
+    >>> gru = GRU(3, 5, bidirectional=True)
     >>> output, h_n = gru(torch.randn(7, 4, 3))
     >>> output.shape, h_n.shape
-    (torch.Size([7, 4, 5]), torch.Size([1, 4, 5]))
+    (torch.Size([7, 4, 10]), torch.Size([2, 4, 5]))
     """
-
-    _chunks = 3
-    _fold_bias_hh = False
 
     def __init__(
         self,
@@ -442,38 +514,32 @@ class GRU(_Layer):
     ) -> None:
         factory = {"device": device, "dtype": dtype}
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, factory
+            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, factory
         )
-        self.mode = "GRU"
         self.reset_parameters()
 
-    def _step(self, xp_t, states):
-        return (gru_step(xp_t, states[0], self.weight_hh_l0, self.bias_hh_l0),)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Run the layer over the sequence.
+    def forward(self, input, hx: Tensor | None = None, *, lengths=None):
+        """Run the layer over the sequences.
 
         Parameters
         ----------
-        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D) unbatched
-        hx : Tensor of shape (1, N, H), or (1, H) unbatched, optional
-            Initial hidden state; zeros if omitted.
+        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D), or PackedSequence
+        hx : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched, optional
+            Initial hidden states; zeros if omitted.
+        lengths : sequence of int or Tensor of shape (N,), optional
+            True lengths of a padded batch (keyword only).
 
         Returns
         -------
-        output : Tensor of shape (N, T, H) if ``batch_first`` else (T, N, H), or (T, H) unbatched
-            The hidden state at every step.
-        h_n : Tensor of shape (1, N, H), or (1, H) unbatched
-            The final hidden state.
+        output : Tensor of shape (N, T, dirs·H) if ``batch_first`` else (T, N, dirs·H), or PackedSequence
+        h_n : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched
 
         Raises
         ------
-        ValueError
-            If a shape is wrong (the message names the expected and the actual shape).
-        TypeError
-            If an argument is not a tensor of the parameters' dtype, or is a ``PackedSequence``.
+        ShapeError
+            If a shape or the lengths are wrong.
+        DTypeError
+            If an argument is not a tensor of the parameters' dtype.
         """
-        x, batched = self._input(input)
-        h = self._state("hx", hx, x, batched)
-        output, (h_n,) = self._run(x, (h,), batched)
+        output, (h_n,) = self._run(input, self._hx(hx), lengths)
         return output, h_n

@@ -1,0 +1,132 @@
+"""Validation, parameter creation and dtype rules shared by the cells and the layers of ``companion.nn``."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import Tensor, nn
+
+from companion.nn.errors import DTypeError, ShapeError
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+def check_cell_size(where: str, name: str, value) -> int:
+    """A cell size as torch's cells accept it: any integer (``numpy.int64`` too), zero allowed."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise DTypeError(f"{where}: expected {name} to be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ShapeError(f"{where}: expected {name} >= 0, got {value}")
+    return int(value)
+
+
+def check_layer_size(where: str, name: str, value) -> int:
+    """A layer size as torch's layers accept it: a Python ``int`` greater than zero."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DTypeError(f"{where}: expected {name} to be an int, got {type(value).__name__}")
+    if value <= 0:
+        raise ShapeError(f"{where}: expected {name} > 0, got {value}")
+    return value
+
+
+def check_flag(where: str, name: str, value, *, allow_int: bool = False) -> bool:
+    """A bool flag; the cells (like torch's) also take the ints 0 and 1 for ``bias``."""
+    if isinstance(value, bool):
+        return value
+    if allow_int and isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    expected = "a bool (or 0/1)" if allow_int else "a bool"
+    raise DTypeError(f"{where}: expected {name} to be {expected}, got {type(value).__name__} {value!r}")
+
+
+def check_tensor(where: str, name: str, value, shape: tuple, dtype: torch.dtype | None) -> None:
+    """Exact shape and (unless ``dtype`` is None) dtype, or an error naming the expectation and the value."""
+    if not isinstance(value, Tensor):
+        raise DTypeError(f"{where}: expected {name} to be a torch.Tensor, got {type(value).__name__}")
+    if tuple(value.shape) != tuple(shape):
+        raise ShapeError(f"{where}: expected {name} of shape {tuple(shape)}, got {tuple(value.shape)}")
+    if dtype is not None and value.dtype != dtype:
+        raise DTypeError(f"{where}: expected {name} of dtype {dtype} (the parameters'), got {value.dtype}")
+
+
+def check_forget_bias(where: str, forget_bias, bias: bool) -> float:
+    if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
+        raise DTypeError(f"{where}: expected forget_bias to be a float, got {type(forget_bias).__name__}")
+    if forget_bias != 0 and not bias:
+        raise ShapeError(f"{where}: forget_bias={forget_bias} needs bias=True (there is no bias to shift)")
+    return float(forget_bias)
+
+
+def pair(where: str, hx):
+    """``(None, None)`` for no state, else the two tensors of an LSTM state ``(h, c)``."""
+    if hx is None:
+        return None, None
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise DTypeError(f"{where}: expected hx to be a tuple (h, c) of two tensors, got {type(hx).__name__}")
+    return hx[0], hx[1]
+
+
+def gate_parameters(
+    chunks: int, input_size: int, hidden_size: int, bias: bool, factory: dict, state_size: int | None = None
+) -> list[nn.Parameter | None]:
+    """Uninitialised ``[weight_ih (G·H, D), weight_hh (G·H, S), bias_ih (G·H,), bias_hh (G·H,)]``.
+
+    G = ``chunks`` gate blocks; S = ``state_size`` (the LSTM's ``proj_size``), H by default; the two biases
+    are None without ``bias``. Initialise with :func:`reset_uniform`.
+    """
+    G, S = chunks * hidden_size, hidden_size if state_size is None else state_size
+    params = [nn.Parameter(torch.empty((G, input_size), **factory))]
+    params.append(nn.Parameter(torch.empty((G, S), **factory)))
+    params += [nn.Parameter(torch.empty(G, **factory)) if bias else None for _ in range(2)]
+    return params
+
+
+def register_gate_parameters(
+    module: nn.Module, suffix: str, chunks: int, input_size: int, hidden_size: int, bias: bool, factory: dict
+) -> None:
+    """Create torch's ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh``, each ending in ``suffix``.
+
+    Uninitialised: call :func:`reset_uniform`.
+    """
+    params = gate_parameters(chunks, input_size, hidden_size, bias, factory)
+    for name, param in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), params, strict=True):
+        module.register_parameter(name + suffix, param)
+
+
+def reset_uniform(module: nn.Module) -> None:
+    """Draw every parameter of ``module`` from U(-1/√H, 1/√H), in registration order, as torch does."""
+    bound = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0.0
+    for weight in module.parameters():
+        nn.init.uniform_(weight, -bound, bound)
+
+
+# Under torch.autocast, torch.nn runs each recurrent module in one dtype, by a fixed policy (measured on
+# torch 2.13, CPU): LSTM, RNN and RNNCell in the autocast dtype, GRU in the input's dtype, LSTMCell and
+# GRUCell in float32. The companion modules follow the same policy, computing with autocast switched off
+# after an explicit cast, so no operation sees two dtypes.
+AUTOCAST_POLICY = {
+    "RNN": "lower",
+    "LSTM": "lower",
+    "GRU": "input",
+    "RNNCell": "lower",
+    "LSTMCell": "float32",
+    "GRUCell": "float32",
+}
+
+
+def compute_dtype(where: str, input: Tensor, param_dtype: torch.dtype) -> torch.dtype | None:
+    """The dtype the module computes in: None outside autocast (the parameters' dtype, checked)."""
+    device_type = input.device.type
+    if not (input.is_floating_point() and torch.is_autocast_enabled(device_type)):
+        if input.dtype != param_dtype:
+            raise DTypeError(
+                f"{where}: expected input of dtype {param_dtype} (the parameters'), got {input.dtype}; "
+                f"convert the input with input.to({param_dtype}) or the module with module.to({input.dtype})"
+            )
+        return None
+    policy = AUTOCAST_POLICY[where]
+    if policy == "lower":
+        return torch.get_autocast_dtype(device_type)
+    return input.dtype if policy == "input" else torch.float32
