@@ -5,11 +5,22 @@ import pytest
 
 from companion.data import tasks
 
+GENERATOR_NAMES = {
+    "sum_task",
+    "sine_task",
+    "echo_task",
+    "adding_problem",
+    "copy_task",
+    "peak_tagging",
+    "between_tagging",
+}
+
 
 def test_all_names_exist():
-    assert set(tasks.__all__) == {"sum_task", "sine_task", "echo_task", "adding_problem", "copy_task"}
-    for name in tasks.__all__:
+    assert set(tasks.__all__) == GENERATOR_NAMES | {"PAD_LABEL"}
+    for name in GENERATOR_NAMES:
         assert callable(getattr(tasks, name))
+    assert tasks.PAD_LABEL == -1
 
 
 # the lead's chapter-1 generators, called the same way: (arguments, keyword arguments)
@@ -19,6 +30,8 @@ GENERATORS = {
     "echo_task": ((5, 7, 2), {}),
     "adding_problem": ((5, 7), {}),
     "copy_task": ((5, 3, 4), {}),
+    "peak_tagging": ((5, 2, 7), {}),
+    "between_tagging": ((5, 2, 7), {}),
 }
 
 
@@ -164,3 +177,89 @@ def test_copy_task_rejects_bad_sizes(kwargs, message):
     args = {"seq_len": 3, "delay": 2, "n_symbols": 4} | kwargs
     with pytest.raises(ValueError, match="copy_task: " + message):
         tasks.copy_task(2, args["seq_len"], args["delay"], rng=0, n_symbols=args["n_symbols"])
+
+
+# ---- chapter 7: variable-length tagging ------------------------------------------------------------
+
+TAGGERS = ["peak_tagging", "between_tagging"]
+
+
+def brute_force_label(name, v):
+    """Label of every position of one unpadded sequence ``v``, by looping over its neighbours."""
+    labels = []
+    for t in range(len(v)):
+        nbrs = [v[s] for s in (t - 1, t + 1) if 0 <= s < len(v)]
+        if name == "peak_tagging":
+            labels.append(int(all(v[t] > u for u in nbrs)))
+        else:
+            inner = 0 < t < len(v) - 1
+            labels.append(int(inner and (v[t - 1] < v[t] < v[t + 1] or v[t - 1] > v[t] > v[t + 1])))
+    return labels
+
+
+@pytest.mark.parametrize("name", TAGGERS)
+@pytest.mark.parametrize("lo, hi", [(2, 2), (2, 9), (5, 12)])
+def test_tagging_shapes_padding_and_labels(name, lo, hi):
+    x, y, lengths = getattr(tasks, name)(300, lo, hi, rng=7)
+    assert x.shape == (300, hi, 1) and y.shape == (300, hi) and lengths.shape == (300,)
+    assert x.dtype == np.float64 and y.dtype == np.int64 and lengths.dtype == np.int64
+    assert np.all((lo <= lengths) & (lengths <= hi))
+    for i in range(300):
+        n_valid = lengths[i]
+        v = x[i, :n_valid, 0]
+        assert np.all((0 <= v) & (v < 1))
+        assert y[i, :n_valid].tolist() == brute_force_label(name, v.tolist())
+        np.testing.assert_array_equal(y[i, n_valid:], tasks.PAD_LABEL)
+        np.testing.assert_array_equal(x[i, n_valid:], 0.0)
+
+
+@pytest.mark.parametrize("name", TAGGERS)
+def test_tagging_lengths_cover_the_range_uniformly(name):
+    _, _, lengths = getattr(tasks, name)(6000, 3, 8, rng=0)
+    counts = np.bincount(lengths, minlength=9)[3:]  # lengths 3 .. 8
+    np.testing.assert_allclose(counts / 6000, 1 / 6, atol=0.02)
+
+
+@pytest.mark.parametrize("name", TAGGERS)
+def test_inner_positions_are_labelled_1_a_third_of_the_time(name):
+    # peak: x[t] largest of three i.i.d. values; between: x[t] the middle one. Either has probability 1/3.
+    _, y, lengths = getattr(tasks, name)(20000, 10, 10, rng=1)
+    np.testing.assert_allclose(y[:, 1:-1].mean(), 1 / 3, atol=0.01)
+
+
+def test_peak_tagging_a_causal_tagger_is_capped_at_seven_eighths():
+    # the best rule that sees only x[t-1] and x[t] (Notes of peak_tagging)
+    x, y, _ = tasks.peak_tagging(40000, 12, 12, rng=2)
+    v = x[..., 0]  # (N, T)
+    guess = (v[:, 1:-1] > v[:, :-2]) & (v[:, 1:-1] > 0.5)  # (N, T-2)
+    assert abs((guess == y[:, 1:-1]).mean() - 7 / 8) < 0.005
+    future = (v[:, 1:-1] > v[:, :-2]) & (v[:, 1:-1] > v[:, 2:])  # with x[t+1] the label is exact
+    np.testing.assert_array_equal(future, y[:, 1:-1])
+
+
+def test_between_tagging_caps_of_a_causal_and_of_a_sum_of_one_sided_scores():
+    x, y, _ = tasks.between_tagging(40000, 12, 12, rng=3)
+    v, target = x[:, 1:-1, 0], y[:, 1:-1]  # inner positions, (N, T-2)
+    a, b = x[:, :-2, 0] < v, x[:, 2:, 0] < v  # what the past and the future say
+    np.testing.assert_array_equal(a ^ b, target)
+    causal = np.where(a, v < 0.5, v > 0.5)  # best guess of a ^ b when P(b) = x[t]
+    assert abs((causal == target).mean() - 3 / 4) < 0.005
+    three_of_four = np.where(
+        v < 0.5, a | b, ~(a & b)
+    )  # a linear threshold of a + b, wrong w.p. min(v, 1-v)^2
+    assert abs((three_of_four == target).mean() - 11 / 12) < 0.005
+
+
+@pytest.mark.parametrize("name", TAGGERS)
+@pytest.mark.parametrize(
+    "lo, hi, message",
+    [
+        (1, 5, "expected 2 <= min_length <= max_length, got min_length=1, max_length=5"),
+        (6, 5, "expected 2 <= min_length <= max_length, got min_length=6, max_length=5"),
+        (0, 5, "expected min_length to be a positive int, got 0"),
+        (2, 5.0, "expected max_length to be a positive int, got 5.0"),
+    ],
+)
+def test_tagging_rejects_bad_lengths(name, lo, hi, message):
+    with pytest.raises(ValueError, match=f"{name}: {message}"):
+        getattr(tasks, name)(4, lo, hi, rng=0)

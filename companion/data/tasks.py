@@ -11,7 +11,19 @@ import numpy as np
 
 from companion._checks import as_rng
 
-__all__ = ["sum_task", "sine_task", "echo_task", "adding_problem", "copy_task"]
+__all__ = [
+    "sum_task",
+    "sine_task",
+    "echo_task",
+    "adding_problem",
+    "copy_task",
+    "PAD_LABEL",
+    "peak_tagging",
+    "between_tagging",
+]
+
+PAD_LABEL = -1
+"""Label at the padded positions of the variable-length tagging tasks (``ignore_index`` of the loss)."""
 
 
 def _check_sizes(where: str, **sizes: int) -> None:
@@ -242,3 +254,126 @@ def copy_task(n: int, seq_len: int, delay: int, *, rng, n_symbols: int = 8):
     codes[:, seq_len + delay - 1] = n_symbols + 1  # the go symbol
     x = np.eye(n_symbols + 2)[codes]  # (N, T, K + 2)
     return x, symbols.astype(np.int64)
+
+
+def _neighbour_task(where: str, n: int, min_length: int, max_length: int, rng):
+    """Variable-length sequences of uniform values, padded, with their left and right neighbours."""
+    _check_sizes(where, n=n, min_length=min_length, max_length=max_length)
+    if not 2 <= min_length <= max_length:
+        raise ValueError(
+            f"{where}: expected 2 <= min_length <= max_length, got min_length={min_length}, "
+            f"max_length={max_length}"
+        )
+    gen = as_rng(rng)
+    lengths = gen.integers(min_length, max_length + 1, size=n).astype(np.int64)  # (N,)
+    valid = np.arange(max_length)[None, :] < lengths[:, None]  # (N, T)
+    values = np.where(valid, gen.uniform(0.0, 1.0, size=(n, max_length)), 0.0)  # (N, T)
+    left = np.full_like(values, np.nan)  # (N, T) nan where there is no neighbour
+    left[:, 1:] = values[:, :-1]
+    right = np.where(
+        np.arange(max_length)[None, :] < lengths[:, None] - 1, np.roll(values, -1, axis=1), np.nan
+    )
+    return values, left, right, valid, lengths
+
+
+def peak_tagging(n: int, min_length: int, max_length: int, *, rng):
+    """Many-to-many tagging: mark every value that is larger than its neighbours (a local peak).
+
+    Each sequence has its own length L, drawn uniformly from ``min_length .. max_length``, and holds
+    L values drawn uniformly from [0, 1). The label of position t is 1 if ``x[t]`` is larger than each
+    neighbour it has (``x[t-1]`` and ``x[t+1]``; the first and last values have only one), else 0.
+    Sequences are padded to ``max_length``: inputs with 0.0, labels with :data:`PAD_LABEL`.
+
+    Parameters
+    ----------
+    n : int
+        Number of sequences N.
+    min_length, max_length : int
+        Range of the lengths, ``2 <= min_length <= max_length``; ``T = max_length``.
+    rng : int or numpy.random.Generator
+        Seed or generator.
+
+    Returns
+    -------
+    x : ndarray of shape (N, T, 1)
+        float64 values, 0.0 at padded positions.
+    y : ndarray of shape (N, T)
+        int64 labels in {0, 1}, ``PAD_LABEL`` (-1) at padded positions ``t >= lengths[i]``.
+    lengths : ndarray of shape (N,)
+        int64 true lengths.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int or not ``2 <= min_length <= max_length``.
+
+    Notes
+    -----
+    The label at t depends on the value that comes next, which a tagger reading left to right has not
+    seen when it must answer. Knowing :math:`x_{t-1}` and :math:`x_t` only, it can be sure of a 0
+    when :math:`x_t < x_{t-1}`; otherwise :math:`x_t` is a peak with probability
+    :math:`P(x_{t+1} < x_t) = x_t`, and the best guess is 1 when :math:`x_t > 1/2`. Its error at an
+    inner position is :math:`\\int_0^1 u \\min(u, 1-u)\\,du = 1/8`: no causal tagger beats 7/8
+    accuracy there, while a bidirectional one, which also reads :math:`x_{t+1}`, can reach 1.
+
+    Examples
+    --------
+    >>> x, y, lengths = peak_tagging(2, 3, 6, rng=0)
+    >>> x.shape, y.shape, lengths.dtype
+    ((2, 6, 1), (2, 6), dtype('int64'))
+    >>> bool(np.all(y[0, lengths[0]:] == PAD_LABEL))
+    True
+    """
+    values, left, right, valid, lengths = _neighbour_task("peak_tagging", n, min_length, max_length, rng)
+    with np.errstate(invalid="ignore"):  # nan neighbours compare False: no neighbour, no constraint
+        peak = ~(left >= values) & ~(right >= values)  # (N, T)
+    y = np.where(valid, peak, PAD_LABEL).astype(np.int64)  # (N, T)
+    return values[:, :, None], y, lengths  # (N, T, 1)
+
+
+def between_tagging(n: int, min_length: int, max_length: int, *, rng):
+    """Many-to-many tagging: mark every value that lies strictly between its two neighbours.
+
+    Sequences as in :func:`peak_tagging`. The label of position t is 1 if
+    ``x[t-1] < x[t] < x[t+1]`` or ``x[t-1] > x[t] > x[t+1]`` (the sequence passes through x[t]
+    without turning), else 0; the first and last values, with one neighbour only, are labelled 0.
+
+    Parameters
+    ----------
+    n : int
+        Number of sequences N.
+    min_length, max_length : int
+        Range of the lengths, ``2 <= min_length <= max_length``; ``T = max_length``.
+    rng : int or numpy.random.Generator
+        Seed or generator.
+
+    Returns
+    -------
+    x : ndarray of shape (N, T, 1)
+        float64 values, 0.0 at padded positions.
+    y : ndarray of shape (N, T)
+        int64 labels in {0, 1}, ``PAD_LABEL`` (-1) at padded positions.
+    lengths : ndarray of shape (N,)
+        int64 true lengths.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int or not ``2 <= min_length <= max_length``.
+
+    Notes
+    -----
+    With :math:`a = [x_{t-1} < x_t]` (known from the past) and :math:`b = [x_{t+1} < x_t]` (known
+    from the future), the label is :math:`a \\oplus b`. A single bidirectional layer with a linear
+    read-out scores :math:`f(\\text{past}, x_t) + g(\\text{future}, x_t)` and no such sum expresses
+    an exclusive or; it can at best get three of the four cases right, which costs
+    :math:`\\min(x_t, 1-x_t)^2` and caps its accuracy at inner positions at 11/12. A second layer
+    reads both directions of the first at once and can combine them. A causal tagger, which never
+    sees :math:`b`, is capped at 3/4.
+    """
+    values, left, right, valid, lengths = _neighbour_task("between_tagging", n, min_length, max_length, rng)
+    with np.errstate(invalid="ignore"):  # nan neighbours compare False: ends are labelled 0
+        rising = (left < values) & (values < right)  # (N, T)
+        falling = (left > values) & (values > right)  # (N, T)
+    y = np.where(valid, rising | falling, PAD_LABEL).astype(np.int64)  # (N, T)
+    return values[:, :, None], y, lengths  # (N, T, 1)
