@@ -35,11 +35,23 @@ def _order(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _previous(states: Tensor, first: Tensor, reverse: bool) -> Tensor:
-    """The state each step started from: ``states`` shifted by one step in reading order, (T, N, S)."""
+def _state_buffer(first: Tensor, T: int, reverse: bool):
+    """A (T+1, N, S) buffer for the initial state and the state after every step, in time order.
+
+    Returns ``(after, before)``, two (T, N, S) views of it: ``after[t]`` is the state after step t and
+    ``before[t]`` the state step t started from (the initial state sits first, or last when reading
+    in reverse). Writing ``after[t]`` in the loop fills ``before`` for free: no copy, no concatenation.
+    """
+    buffer = first.new_empty(T + 1, *first.shape)
     if reverse:
-        return torch.cat([states[1:], first.unsqueeze(0)])  # step t read the state after step t+1
-    return torch.cat([first.unsqueeze(0), states[:-1]])
+        buffer[T] = first
+        return buffer[:T], buffer[1:]
+    buffer[0] = first
+    return buffer[1:], buffer[:T]
+
+
+def _last(after: Tensor, reverse: bool) -> Tensor:
+    return (after[0] if reverse else after[-1]).clone()  # a new tensor: h_n.detach_() and add_() work
 
 
 class _RNNRecurrence(torch.autograd.Function):
@@ -48,22 +60,23 @@ class _RNNRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, h0, w_hh, mask, reverse, relu):
         T, N, H = xp.shape
-        raw = xp.new_empty(T, N, H)  # φ(a_t) for every sequence, valid or not
-        states = raw if mask is None else xp.new_empty(T, N, H)
-        h, w_t = h0, w_hh.t()
+        after, before = _state_buffer(h0, T, reverse)
+        raw = after if mask is None else xp.new_empty(T, N, H)  # φ(a_t), valid step or not
+        w_t = w_hh.t()
         for t in _order(T, reverse):
-            a = torch.addmm(xp[t], h, w_t, out=raw[t])  # (N, H)
+            a = torch.addmm(xp[t], before[t], w_t, out=raw[t])  # (N, H)
             a.relu_() if relu else a.tanh_()
-            h = a if mask is None else torch.where(mask[t], a, h, out=states[t])
-        hprev = _previous(states, h0, reverse)
-        ctx.save_for_backward(raw, hprev, w_hh, mask)
+            if mask is not None:
+                torch.where(mask[t], a, before[t], out=after[t])  # frozen outside the valid steps
+        ctx.save_for_backward(raw, before, w_hh, mask)
         ctx.reverse, ctx.relu = reverse, relu
-        return (raw if mask is None else raw * mask), h.clone()
+        return (raw if mask is None else raw * mask), _last(after, reverse)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn):
         raw, hprev, w_hh, mask = ctx.saved_tensors
+        d_out = d_out.contiguous()
         deriv = (raw > 0).to(raw.dtype) if ctx.relu else 1 - raw * raw  # φ'(a_t), (T, N, H)
         delta = torch.empty_like(raw)  # ∂L/∂a_t
         dh = d_hn
@@ -85,32 +98,33 @@ class _LSTMRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp, h0, c0, w_hh, mask, reverse):
-        ctx.reverse = reverse
         T, N, G = xp.shape
         H = G // 4
+        h_after, h_before = _state_buffer(h0, T, reverse)
+        c_after, c_before = _state_buffer(c0, T, reverse)
+        pre = xp.new_empty(N, G)
         acts = xp.new_empty(T, N, G)  # activated gates i, f, g, o
-        cells = xp.new_empty(T, N, H)  # c_t
         tanh_c = xp.new_empty(T, N, H)
-        raw = xp.new_empty(T, N, H)  # o ⊙ tanh(c_t)
-        h_states = raw if mask is None else xp.new_empty(T, N, H)
-        h, c, w_t = h0, c0, w_hh.t()
+        raw = h_after if mask is None else xp.new_empty(T, N, H)  # o ⊙ tanh(c_t)
+        c_new = xp.new_empty(N, H)
+        w_t = w_hh.t()
+        # Per-step views made once (unbind) rather than indexed in the loop: small ops are overhead-bound.
+        i_, f_, g_, o_ = (gate.unbind(0) for gate in acts.chunk(4, dim=2))  # 4 x T x (N, H)
+        xs, a_, tc_, out_ = xp.unbind(0), acts.unbind(0), tanh_c.unbind(0), raw.unbind(0)
+        hb, cb, ca = h_before.unbind(0), c_before.unbind(0), c_after.unbind(0)
         for t in _order(T, reverse):
-            a = torch.addmm(xp[t], h, w_t, out=acts[t])  # (N, 4H) pre-activations, then in place:
-            a[:, : 2 * H].sigmoid_()
-            a[:, 3 * H :].sigmoid_()
-            a[:, 2 * H : 3 * H].tanh_()
-            i, f, g, o = a.chunk(4, dim=1)  # 4 x (N, H) views
-            c_new = torch.mul(f, c, out=cells[t]).addcmul_(i, g)  # f ⊙ c + i ⊙ g
-            h_new = torch.mul(o, torch.tanh(c_new, out=tanh_c[t]), out=raw[t])
-            if mask is None:
-                h, c = h_new, c_new
-            else:
-                c = cells[t] = torch.where(mask[t], c_new, c)
-                h = torch.where(mask[t], h_new, h, out=h_states[t])
-        ctx.save_for_backward(
-            acts, tanh_c, _previous(cells, c0, reverse), _previous(h_states, h0, reverse), w_hh, mask
-        )
-        return (raw if mask is None else raw * mask), h.clone(), c.clone()
+            torch.addmm(xs[t], hb[t], w_t, out=pre)  # (N, 4H) pre-activations
+            torch.sigmoid(pre, out=a_[t])  # i, f, o (and g, overwritten next)
+            torch.tanh(pre[:, 2 * H : 3 * H], out=g_[t])
+            c = torch.mul(f_[t], cb[t], out=ca[t] if mask is None else c_new).addcmul_(i_[t], g_[t])
+            h = torch.mul(o_[t], torch.tanh(c, out=tc_[t]), out=out_[t])  # o ⊙ tanh(f ⊙ c + i ⊙ g)
+            if mask is not None:
+                torch.where(mask[t], c, cb[t], out=ca[t])
+                torch.where(mask[t], h, hb[t], out=h_after[t])
+        ctx.save_for_backward(acts, tanh_c, c_before, h_before, w_hh, mask)
+        ctx.reverse = reverse
+        h_n, c_n = _last(h_after, reverse), _last(c_after, reverse)
+        return (raw if mask is None else raw * mask), h_n, c_n
 
     @staticmethod
     @once_differentiable
@@ -118,28 +132,36 @@ class _LSTMRecurrence(torch.autograd.Function):
         acts, tanh_c, cprev, hprev, w_hh, mask = ctx.saved_tensors
         T, N, G = acts.shape
         H = G // 4
-        # Local derivatives of the activations, for all steps at once: σ' = σ(1-σ), tanh' = 1 - tanh².
-        deriv = acts * (1 - acts)
-        deriv[..., 2 * H : 3 * H] = 1 - acts[..., 2 * H : 3 * H] ** 2
+        d_out = d_out.contiguous()
+        # Local derivatives of the activations, for all steps at once: σ' = σ - σ², tanh' = 1 - tanh².
+        deriv = torch.addcmul(acts, acts, acts, value=-1)
+        g_all = acts[..., 2 * H : 3 * H]
+        deriv[..., 2 * H : 3 * H] = 1 - g_all * g_all
         k = acts[..., 3 * H :] * (1 - tanh_c * tanh_c)  # ∂h/∂c = o ⊙ (1 - tanh² c), (T, N, H)
         delta = torch.empty_like(acts)  # ∂L/∂(gate pre-activations)
-        dh, dc = d_hn, d_cn
-        for t in _order(T, not ctx.reverse):
-            i, f, g, _ = acts[t].chunk(4, dim=1)
-            dh_t = dh + d_out[t]
-            if mask is not None:
+        i_, f_, g_, _ = (gate.unbind(0) for gate in acts.chunk(4, dim=2))
+        di_, df_, dg_, do_ = (part.unbind(0) for part in delta.chunk(4, dim=2))
+        d_, der_, tc_, k_ = delta.unbind(0), deriv.unbind(0), tanh_c.unbind(0), k.unbind(0)
+        cp_, dout_ = cprev.unbind(0), d_out.unbind(0)
+        order = _order(T, not ctx.reverse)
+        # dh: ∂L/∂h_t with the output's own gradient already added (by the addmm of the step after).
+        dh, dc = d_hn + dout_[order[0]], d_cn
+        for step, t in enumerate(order):
+            if mask is not None:  # frozen steps pass the carried gradient (not the output's) straight through
                 m = mask[t]
-                dh_pass, dc_pass = dh * ~m, dc * ~m
-                dh_t, dc = dh_t * m, dc * m
-            d = delta[t]
-            torch.mul(dh_t, tanh_c[t], out=d[:, 3 * H :])  # ∂L/∂o
-            dc_t = torch.addcmul(dc, dh_t, k[t])  # ∂L/∂c_t
-            torch.mul(dc_t, g, out=d[:, :H])  # ∂L/∂i
-            torch.mul(dc_t, cprev[t], out=d[:, H : 2 * H])  # ∂L/∂f
-            torch.mul(dc_t, i, out=d[:, 2 * H : 3 * H])  # ∂L/∂g
-            d.mul_(deriv[t])  # through σ and tanh
-            dc = dc_t * f  # ∂L/∂c_{t-1}
-            dh = d @ w_hh  # ∂L/∂h_{t-1}
+                dh_pass, dc_pass = (dh - dout_[t]) * ~m, dc * ~m
+                dh, dc = dh * m, dc * m
+            torch.mul(dh, tc_[t], out=do_[t])  # ∂L/∂o
+            dc = torch.addcmul(dc, dh, k_[t])  # ∂L/∂c_t
+            torch.mul(dc, g_[t], out=di_[t])  # ∂L/∂i
+            torch.mul(dc, cp_[t], out=df_[t])  # ∂L/∂f
+            torch.mul(dc, i_[t], out=dg_[t])  # ∂L/∂g
+            d_[t].mul_(der_[t])  # through σ and tanh
+            dc = dc * f_[t]  # ∂L/∂c_{t-1}
+            if step + 1 < T:  # ∂L/∂h_{t-1} = δ_t W_hh, plus the output gradient of step t-1
+                dh = torch.addmm(dout_[order[step + 1]], d_[t], w_hh)
+            else:
+                dh = d_[t] @ w_hh
             if mask is not None:
                 dh, dc = dh + dh_pass, dc + dc_pass
         d_w = delta.flatten(0, 1).t() @ hprev.flatten(0, 1)  # (4H, H): Σ_t δ_tᵀ h_{t-1}
@@ -151,34 +173,37 @@ class _GRURecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp, h0, w_hh, b_hh, mask, reverse):
-        ctx.reverse = reverse
         T, N, G = xp.shape
         H = G // 3
-        hp_n = xp.new_empty(T, N, H)  # W_hn h_{t-1} + b_hn, needed for ∂L/∂r
+        after, before = _state_buffer(h0, T, reverse)
+        hp = xp.new_empty(T, N, G)  # h_{t-1} W_hhᵀ + b_hh; its n block is needed for ∂L/∂r
         rz = xp.new_empty(T, N, 2 * H)
         cand = xp.new_empty(T, N, H)  # n_t
-        raw = xp.new_empty(T, N, H)
-        h_states = raw if mask is None else xp.new_empty(T, N, H)
-        h, w_t = h0, w_hh.t()
+        raw = after if mask is None else xp.new_empty(T, N, H)
+        w_t = w_hh.t()
         for t in _order(T, reverse):
-            hp = h @ w_t if b_hh is None else torch.addmm(b_hh, h, w_t)  # (N, 3H)
-            hp_n[t] = hp[:, 2 * H :]
-            gates = torch.add(xp[t, :, : 2 * H], hp[:, : 2 * H], out=rz[t]).sigmoid_()
+            if b_hh is None:
+                torch.mm(before[t], w_t, out=hp[t])
+            else:
+                torch.addmm(b_hh, before[t], w_t, out=hp[t])  # (N, 3H)
+            gates = torch.add(xp[t, :, : 2 * H], hp[t, :, : 2 * H], out=rz[t]).sigmoid_()
             r, z = gates[:, :H], gates[:, H:]
-            n = torch.addcmul(xp[t, :, 2 * H :], r, hp_n[t], out=cand[t]).tanh_()
-            h_new = torch.lerp(n, h, z, out=raw[t])  # n + z ⊙ (h - n)
-            h = h_new if mask is None else torch.where(mask[t], h_new, h, out=h_states[t])
-        ctx.save_for_backward(rz, cand, hp_n, _previous(h_states, h0, reverse), w_hh, mask)
-        ctx.has_bias = b_hh is not None
-        return (raw if mask is None else raw * mask), h.clone()
+            n = torch.addcmul(xp[t, :, 2 * H :], r, hp[t, :, 2 * H :], out=cand[t]).tanh_()
+            h = torch.lerp(n, before[t], z, out=raw[t])  # n + z ⊙ (h_{t-1} - n)
+            if mask is not None:
+                torch.where(mask[t], h, before[t], out=after[t])
+        ctx.save_for_backward(rz, cand, hp, before, w_hh, mask)
+        ctx.has_bias, ctx.reverse = b_hh is not None, reverse
+        return (raw if mask is None else raw * mask), _last(after, reverse)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn):
-        rz, cand, hp_n, hprev, w_hh, mask = ctx.saved_tensors
+        rz, cand, hp, hprev, w_hh, mask = ctx.saved_tensors
         T, N, H = cand.shape
+        d_out = d_out.contiguous()
         z = rz[..., H:]
-        rz_deriv = rz * (1 - rz)  # σ'
+        rz_deriv = torch.addcmul(rz, rz, rz, value=-1)  # σ' = σ - σ²
         dn_scale = (1 - z) * (1 - cand * cand)  # ∂h_t/∂(n pre-activation)
         h_minus_n = hprev - cand  # ∂h_t/∂z
         d_xp = torch.empty(T, N, 3 * H, dtype=cand.dtype, device=cand.device)
@@ -194,7 +219,7 @@ class _GRURecurrence(torch.autograd.Function):
             torch.mul(dh_t, h_minus_n[t], out=dx[:, H : 2 * H])  # ∂L/∂z
             d_n = torch.mul(dh_t, dn_scale[t], out=dx[:, 2 * H :])  # ∂L/∂(n pre-activation)
             torch.mul(d_n, rz[t, :, :H], out=dp[:, 2 * H :])  # ∂L/∂hp_n = r ⊙ ·
-            torch.mul(d_n, hp_n[t], out=dx[:, :H])  # ∂L/∂r
+            torch.mul(d_n, hp[t, :, 2 * H :], out=dx[:, :H])  # ∂L/∂r
             dx[:, : 2 * H].mul_(rz_deriv[t])  # through σ
             dp[:, : 2 * H] = dx[:, : 2 * H]  # r and z see xp and hp alike
             dh = torch.addmm(dh_t * z[t], dp, w_hh)  # ∂L/∂h_{t-1}: through z, and through hp

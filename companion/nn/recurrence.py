@@ -105,9 +105,9 @@ def run_direction(
     finals : tuple of Tensor
     """
     w_ih, w_hh, b_ih, b_hh, w_hr = params
-    xp = F.linear(x, w_ih, b_ih)  # (T, N, G·H): every step's input projection in one product
-    if mode != "GRU" and b_hh is not None:
-        xp = xp + b_hh  # added at every step: add it once, before the loop
+    # Every step's input projection in one product, (T, N, G·H); b_hh joins it (it is added at every
+    # step) except in the GRU, whose reset gate scales W_hn h + b_hn.
+    xp = F.linear(x, w_ih, b_ih if mode == "GRU" or b_hh is None else b_ih + b_hh)
     b_rec = b_hh if mode == "GRU" else None
     if not use_fused or w_hr is not None:
         return plain_recurrence(mode, xp, states, w_hh, b_rec, w_hr, mask, reverse)

@@ -1,0 +1,117 @@
+"""companion.nn.fused: the hand-written BPTT equals autograd through the step-by-step path."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from companion import nn as cnn
+from companion.nn import fused
+from companion.nn.recurrence import plain_recurrence
+
+N, T, H = 3, 5, 4
+MODES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def inputs(mode, masked, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    G = MODES[mode] * H
+    kw = {"generator": gen, "dtype": torch.float64, "requires_grad": True}
+    xp = torch.randn(T, N, G, **kw)
+    states = (
+        (torch.randn(N, H, **kw),) if mode != "LSTM" else (torch.randn(N, H, **kw), torch.randn(N, H, **kw))
+    )
+    w_hh = torch.randn(G, H, **kw)
+    b_hh = torch.randn(G, **kw) if mode == "GRU" else None
+    mask = (torch.arange(T)[:, None] < torch.tensor([5, 2, 4])[None, :]).unsqueeze(2) if masked else None
+    return xp, states, w_hh, b_hh, mask
+
+
+def run_fused(mode, xp, states, w_hh, b_hh, mask, reverse):
+    if mode == "LSTM":
+        out, h, c = fused.lstm_recurrence(xp, states[0], states[1], w_hh, mask, reverse)
+        return out, (h, c)
+    if mode == "GRU":
+        out, h = fused.gru_recurrence(xp, states[0], w_hh, b_hh, mask, reverse)
+    else:
+        out, h = fused.rnn_recurrence(xp, states[0], w_hh, mask, reverse, mode == "RNN_RELU")
+    return out, (h,)
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
+@pytest.mark.parametrize("mode", MODES)
+def test_fused_equals_autograd_through_the_plain_loop(mode, masked, reverse):
+    xp, states, w_hh, b_hh, mask = inputs(mode, masked)
+    leaves = [xp, *states, w_hh] + ([b_hh] if b_hh is not None else [])
+    results = []
+    for run in (run_fused, lambda *a: plain_recurrence(a[0], *a[1:4], b_hh, None, *a[5:])):
+        out, finals = run(mode, xp, states, w_hh, b_hh, mask, reverse)
+        gen = torch.Generator().manual_seed(7)
+        loss = (torch.randn(out.shape, generator=gen, dtype=out.dtype) * out).sum()
+        loss = loss + sum((torch.randn(f.shape, generator=gen, dtype=f.dtype) * f).sum() for f in finals)
+        results.append(([out, *finals], torch.autograd.grad(loss, leaves)))
+    (values, grads), (values_ref, grads_ref) = results
+    torch.testing.assert_close(values, values_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads, grads_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
+@pytest.mark.parametrize("mode", MODES)
+def test_fused_passes_torch_gradcheck(mode, masked, reverse):
+    xp, states, w_hh, b_hh, mask = inputs(mode, masked, seed=1)
+    if mode == "RNN_RELU":  # keep pre-activations away from the kink at 0, where ReLU has no derivative
+        xp = (xp.detach() + 3.0).requires_grad_()
+
+    def function(xp, w_hh, *states):
+        out, finals = run_fused(mode, xp, states, w_hh, b_hh, mask, reverse)
+        return (out, *finals)
+
+    assert torch.autograd.gradcheck(function, (xp, w_hh, *states))
+
+
+def test_the_layers_run_the_fused_path_by_default_and_fall_back_for_a_projection(monkeypatch):
+    calls = []
+    original = fused.lstm_recurrence
+    monkeypatch.setattr(fused, "lstm_recurrence", lambda *a: calls.append(1) or original(*a))
+    x = torch.randn(2, 6, 3)
+    cnn.LSTM(3, 4, batch_first=True)(x)
+    assert calls == [1]
+    cnn.LSTM(3, 4, batch_first=True, proj_size=2)(x)
+    layer = cnn.LSTM(3, 4, batch_first=True)
+    layer.use_fused = False
+    layer(x)
+    assert calls == [1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+    extra=st.integers(0, 4),
+    pad_value=st.floats(-1e3, 1e3, allow_nan=False),
+    kind=st.sampled_from(["RNN", "LSTM", "GRU"]),
+    bidirectional=st.booleans(),
+    fast=st.booleans(),
+)
+def test_padding_never_changes_a_sequences_outputs_or_final_states(
+    lengths, extra, pad_value, kind, bidirectional, fast
+):
+    """Any amount of padding, of any value, after any sequence leaves its results unchanged."""
+    torch.manual_seed(0)
+    layer = getattr(cnn, kind)(2, 3, num_layers=2, bidirectional=bidirectional, batch_first=True)
+    layer.use_fused = fast
+    gen = torch.Generator().manual_seed(sum(lengths))
+    T = max(lengths) + extra
+    x = torch.full((len(lengths), T, 2), pad_value)
+    for n, length in enumerate(lengths):
+        x[n, :length] = torch.randn(length, 2, generator=gen)
+    output, finals = layer(x, lengths=lengths)
+    finals = finals if isinstance(finals, tuple) else (finals,)
+    for n, length in enumerate(lengths):
+        alone, alone_finals = layer(x[n : n + 1, :length])  # the sequence by itself, no padding at all
+        alone_finals = alone_finals if isinstance(alone_finals, tuple) else (alone_finals,)
+        torch.testing.assert_close(output[n, :length], alone[0])
+        assert torch.count_nonzero(output[n, length:]) == 0
+        for state, alone_state in zip(finals, alone_finals, strict=True):
+            torch.testing.assert_close(state[:, n], alone_state[:, 0])
