@@ -14,10 +14,34 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## make book: execute every notebook and build the HTML book into _build/html
-book: install
-	$(BIN)/jupyter-book build --all .
+# Each notebook is executed once, by nbval. With --nbval-record (tests/nbval_record.py) every notebook
+# whose cells all pass is written, with the outputs nbval got, to $(EXECUTED)/<path>. Both builds copy
+# the book's sources to $(STAGED) with each notebook replaced by that record (marked
+# `mystnb: execution_mode: off`) and build the copy into _build/html: no build executes a notebook.
+EXECUTED  := _build/executed
+STAGED    := _build/staged
+BOOK_SRC  := _config.yml _toc.yml book
+NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+RECORDS   := $(NOTEBOOKS:%=$(EXECUTED)/%)
+# What a notebook's outputs depend on besides its own file: the package, the kernel set-up, the venv.
+NB_INPUTS := $(shell find companion -type f -not -path '*/__pycache__/*' -not -name '*.pyc') \
+             conftest.py tests/netguard.py tests/nbval_record.py $(STAMP)
+# --nbval-cell-timeout: the limit per cell that _config.yml sets for a plain `jupyter-book build .`.
+NBVAL     := $(BIN)/pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider \
+             --nbval-record=$(EXECUTED)
+STAGE     := $(BIN)/python tests/nbval_record.py --records $(EXECUTED) --out $(STAGED) $(BOOK_SRC)
+BUILD     := $(BIN)/jupyter-book build --all --path-output .
+
+## make book: execute the notebooks (only those changed, or all after a change in companion/) and
+## build the HTML book into _build/html
+book: install $(RECORDS)
+	$(STAGE)
+	$(BUILD) $(STAGED)
 	@echo "The book is at _build/html/index.html"
+
+# One notebook's record, remade when the notebook or anything it depends on is newer.
+$(EXECUTED)/%.ipynb: %.ipynb $(NB_INPUTS)
+	$(NBVAL) $<
 
 ## make test: lint, package tests, every notebook under nbval, strict book build, the built book in a browser
 test: install lint unit notebooks book-strict site
@@ -30,11 +54,14 @@ lint: install
 unit: install
 	$(BIN)/pytest tests --ignore=tests/test_site.py
 
+# Every notebook under nbval, always: this is the notebook test, and it writes the records.
 notebooks: install
-	$(BIN)/pytest --nbval-lax --nbval-current-env -p no:cacheprovider book
+	$(NBVAL) book
 
-book-strict: install
-	$(BIN)/jupyter-book build -W -n --keep-going --all .
+# The book as built from the records (a record missing or older than its inputs is executed first).
+book-strict: install $(RECORDS)
+	$(STAGE)
+	$(BUILD) -W -n --keep-going $(STAGED)
 
 ## make browser: Debian's Chromium for the browser test, installed if missing and we may (root, apt-get)
 CHROMIUM := /usr/bin/chromium

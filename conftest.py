@@ -3,6 +3,9 @@
 No test, package code or notebook may reach the network: the guard in tests/netguard.py is
 installed in this process, and an IPython start-up file installs it in every notebook kernel that
 nbval starts (kernels inherit IPYTHONDIR from this process).
+
+``tests/nbval_record.py`` adds ``--nbval-record``: the Makefile's notebook run keeps what nbval executed,
+and the book is built from those records instead of executing the notebooks a second time.
 """
 
 import os
@@ -17,6 +20,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import netguard  # noqa: E402
 
 netguard.install()
+
+pytest_plugins = ["nbval_record"]
 
 _IPYTHONDIR = Path(tempfile.mkdtemp(prefix="course-ipython-"))
 _startup = _IPYTHONDIR / "profile_default" / "startup"
