@@ -20,7 +20,7 @@ install: $(STAMP)
 # `mystnb: execution_mode: off`) and build the copy into _build/html: no build executes a notebook.
 EXECUTED  := _build/executed
 STAGED    := _build/staged
-BOOK_SRC  := _config.yml _toc.yml book
+BOOK_SRC  := _config.yml _toc.yml book benchmarks/results.md benchmarks/notebook_times.md
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 RECORDS   := $(NOTEBOOKS:%=$(EXECUTED)/%)
 # What a notebook's outputs depend on besides its own file: the package, the kernel set-up, the venv.
@@ -29,7 +29,8 @@ NB_INPUTS := $(shell find companion -type f -not -path '*/__pycache__/*' -not -n
 # --nbval-cell-timeout: the limit per cell that _config.yml sets for a plain `jupyter-book build .`.
 NBVAL     := $(BIN)/pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider \
              --nbval-record=$(EXECUTED)
-STAGE     := $(BIN)/python tests/nbval_record.py --records $(EXECUTED) --out $(STAGED) $(BOOK_SRC)
+STAGE     := $(BIN)/python tests/nbval_record.py --records $(EXECUTED) --out $(STAGED) $(BOOK_SRC) \
+             && $(BIN)/python benchmarks/notebook_times.py $(EXECUTED)/book --out $(STAGED)/benchmarks/notebook_times.md
 BUILD     := $(BIN)/jupyter-book build --all --path-output .
 
 ## make book: execute the notebooks (only those changed, or all after a change in companion/) and

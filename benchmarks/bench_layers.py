@@ -1,282 +1,325 @@
-"""Time the companion's recurrent layers against ``torch.nn``, forward and backward, side by side.
+"""Time the companion's recurrent layers and numpy references against ``torch.nn``, side by side.
 
-Two tables, each timing one forward and one backward pass over a batch of sequences on the CPU:
+Four tables, all on the CPU, all with the same weights and data on both sides of a row:
 
-1. ``companion.nn.RNN`` / ``LSTM`` / ``GRU`` (a Python loop over time steps, autograd for the
-   backward pass) against ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` (one fused C++ kernel), with the
-   torch layer's ``state_dict`` loaded into the companion layer, in ``--dtype`` (float32 by default);
-2. the numpy reference code of ``companion.ref.rnn`` / ``lstm`` / ``gru`` (forward pass and
-   backpropagation through time by hand) against the same ``torch.nn`` layers, in float64.
+1. a full training step (forward, a ``Linear`` readout of the last output, MSE loss, backward,
+   ``Adam.step``) at the book's small training sizes, ``companion.nn`` against ``torch.nn``;
+2. one forward and one backward pass at a larger size, ``companion.nn`` against ``torch.nn``;
+3. the numpy references (``companion.ref``: forward pass and BPTT by hand) against ``torch.nn``,
+   in float32 and in float64;
+4. the slowdown of a backward pass that runs on subnormal floats once gradients vanish, with
+   flush-to-zero off and on.
 
-Both sides of a row get the same input, the same weights and the same upstream gradient of the
-output; the script checks that their outputs and gradients agree before it times anything. The two
-sides alternate, call by call, so that a load that comes and goes on the machine reaches both; only
-numpy and torch with more than one thread run in blocks, one after the other (see ``bench_numpy``).
+Each row checks that its sides agree (outputs and gradients) before it times them. The sides
+alternate call by call, so that a load that comes and goes on the machine reaches both; tables give
+medians after warm-up calls. The script prints the results as Markdown and writes them to
+``benchmarks/results.md`` (``--output``), which the book's Performance page includes.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_layers.py
-    .venv/bin/python benchmarks/bench_layers.py --threads 2 --repeats 30 -H 128
+    .venv/bin/python benchmarks/bench_layers.py            # the full run (several minutes)
+    .venv/bin/python benchmarks/bench_layers.py --quick    # a smoke run (fewer calls)
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 
-# numpy's BLAS (OpenBLAS) sizes its thread pool once, when numpy is first imported: --threads reaches
-# it through the environment, before the imports below; torch gets torch.set_num_threads in main().
+from benchlib import set_thread_variables
+
+# numpy's BLAS sizes its thread pool when numpy is first imported: set it before the imports below.
 _early = argparse.ArgumentParser(add_help=False)
 _early.add_argument("--threads", type=int, default=1)
-os.environ["OPENBLAS_NUM_THREADS"] = str(max(1, _early.parse_known_args()[0].threads))
+set_thread_variables(max(1, _early.parse_known_args()[0].threads))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
+from benchlib import gflops, machine_rows, markdown_table, matmul_peak, ms, time_alternating  # noqa: E402
+from workloads import (  # noqa: E402
+    Sizes,
+    Stack,
+    adam_step,
+    fwd_bwd,
+    layer_pair,
+    matmul_flops,
+    max_rel_diff,
+    numpy_fwd_bwd,
+    subnormal_share,
+)
 
-import companion.nn  # noqa: E402
-from companion.ref import gru as ref_gru  # noqa: E402
-from companion.ref import lstm as ref_lstm  # noqa: E402
-from companion.ref import rnn as ref_rnn  # noqa: E402
+from companion.train import Readout  # noqa: E402
 
-LAYERS = ("RNN", "LSTM", "GRU")
+CELLS = ("RNN", "LSTM", "GRU")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+TOLERANCE = {torch.float32: 2e-5, torch.float64: 1e-12}
+RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Wall-clock times of one function over several repeats, in milliseconds."""
-
-    median: float
-    min: float
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of a table: the two timings and the largest relative disagreement of the two sides."""
-
-    layer: str
-    torch: Timing
-    other: Timing
-    max_diff: float
+def check(what: str, diff: float, dtype: torch.dtype) -> str:
+    """Refuse to time two computations that disagree; return the difference formatted."""
+    if not diff <= TOLERANCE[dtype]:
+        raise RuntimeError(f"{what}: the two sides differ by {diff:.1e} relative (> {TOLERANCE[dtype]:.0e})")
+    return f"{diff:.0e}"
 
 
-def time_pair(
-    first: Callable[[], object], second: Callable[[], object], warmup: int, repeats: int, alternate: bool
-) -> tuple[Timing, Timing]:
-    """Time ``first`` and ``second``: ``warmup`` untimed calls each, then ``repeats`` timed ones.
-
-    With ``alternate`` the two take turns call by call, so that a load that comes and goes on the
-    machine reaches both; without, each runs in one block (warm-up included) after the other.
-    """
-    times: tuple[list[float], list[float]] = ([], [])
-    blocks = [(first, second)] if alternate else [(first,), (second,)]
-    slots = [(0, 1)] if alternate else [(0,), (1,)]
-    for fns, idx in zip(blocks, slots, strict=True):
-        for _ in range(warmup):
-            for fn in fns:
-                fn()
-        for _ in range(repeats):
-            for fn, i in zip(fns, idx, strict=True):
-                start = time.perf_counter()
-                fn()
-                times[i].append(1e3 * (time.perf_counter() - start))
-    a, b = times
-    return Timing(statistics.median(a), min(a)), Timing(statistics.median(b), min(b))
+def progress(text: str) -> None:
+    print(f"  {text}", file=sys.stderr, flush=True)
 
 
-def torch_layer(name: str, D: int, H: int, dtype: torch.dtype, seed: int) -> nn.Module:
-    """A single-layer, batch-first ``torch.nn`` layer, its weights drawn from ``seed``."""
-    torch.manual_seed(seed)
-    return getattr(nn, name)(D, H, batch_first=True, dtype=dtype)
-
-
-def torch_fwd_bwd(layer: nn.Module, x: Tensor, dout: Tensor) -> Callable[[], tuple[Tensor, Tensor, Tensor]]:
-    """One forward and one backward pass through ``layer``; returns output, input grad and ``W_hh`` grad."""
-
-    def run() -> tuple[Tensor, Tensor, Tensor]:
-        layer.zero_grad(set_to_none=True)
-        x.grad = None
-        out, _ = layer(x)
-        out.backward(dout)
-        assert x.grad is not None and layer.weight_hh_l0.grad is not None
-        return out, x.grad, layer.weight_hh_l0.grad
-
-    return run
-
-
-def numpy_fwd_bwd(
-    name: str, layer: nn.Module, x: np.ndarray, dout: np.ndarray
-) -> Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The reference forward pass and BPTT with ``layer``'s weights; returns output, ``dx`` and ``W_hh`` grad.
-
-    The numpy code stores weights as "inputs @ weights", the transpose of torch's layout, so the
-    ``W_hh`` gradient it returns is compared with the transpose of torch's.
-    """
-    N, H = x.shape[0], layer.hidden_size
-    h0 = np.zeros((N, H), dtype=x.dtype)
-    params = layer.state_dict()
-    if name == "RNN":
-        Wx, Wh, b = ref_rnn.from_torch(params)
-
-        def run_rnn() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            h, cache = ref_rnn.rnn_forward(x, h0, Wx, Wh, b)
-            dx, _, _, dWh, _ = ref_rnn.rnn_backward(dout, cache)
-            return h, dx, dWh.T
-
-        return run_rnn
-    if name == "LSTM":
-        Wx, Wh, b = ref_lstm.from_torch(params)
-
-        def run_lstm() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            h, cache = ref_lstm.lstm_forward(x, h0, h0, Wx, Wh, b)
-            dx, _, _, _, dWh, _ = ref_lstm.lstm_backward(dout, cache)
-            return h, dx, dWh.T
-
-        return run_lstm
-    Wx, Wh, bx, bh = ref_gru.from_torch(params)
-
-    def run_gru() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        h, cache = ref_gru.gru_forward(x, h0, Wx, Wh, bx, bh)
-        dx, _, _, dWh, _, _ = ref_gru.gru_backward(dout, cache)
-        return h, dx, dWh.T
-
-    return run_gru
-
-
-def max_rel_diff(a: tuple[Tensor, ...], b: tuple[Tensor | np.ndarray, ...]) -> float:
-    """Largest difference between corresponding arrays, each relative to the largest entry of ``a``'s."""
-    diffs = []
-    for x, y in zip(a, b, strict=True):
-        u, v = x.detach(), torch.as_tensor(y).detach()
-        diffs.append(float((u - v).abs().max() / u.abs().max().clamp_min(torch.finfo(u.dtype).tiny)))
-    return max(diffs)
-
-
-def check(layer: str, diff: float, dtype: torch.dtype) -> None:
-    """Refuse to time two computations that do not agree."""
-    tol = 1e-5 if dtype == torch.float32 else 1e-12
-    if not diff <= tol:
-        raise RuntimeError(
-            f"{layer}: outputs or gradients differ by {diff:.1e} relative (> {tol:.0e}); not timing it"
-        )
-
-
-def bench_companion(args: argparse.Namespace, dtype: torch.dtype) -> list[Row]:
-    """Table 1: ``companion.nn`` layers against ``torch.nn``, with the same weights."""
-    rows = []
-    for i, name in enumerate(LAYERS):
-        reference = torch_layer(name, args.D, args.H, dtype, seed=i)
-        ours = getattr(companion.nn, name)(args.D, args.H, batch_first=True, dtype=dtype)
-        ours.load_state_dict(reference.state_dict())
-        gen = torch.Generator().manual_seed(100 + i)
-        x = torch.randn(args.N, args.T, args.D, generator=gen, dtype=dtype, requires_grad=True)
-        dout = torch.randn(args.N, args.T, args.H, generator=gen, dtype=dtype)
-        run_torch, run_ours = torch_fwd_bwd(reference, x, dout), torch_fwd_bwd(ours, x, dout)
-        diff = max_rel_diff(run_torch(), run_ours())
-        check(name, diff, dtype)
-        t_torch, t_ours = time_pair(run_torch, run_ours, args.warmup, args.repeats, alternate=True)
-        rows.append(Row(name, t_torch, t_ours, diff))
-    return rows
-
-
-def bench_numpy(args: argparse.Namespace) -> list[Row]:
-    """Table 2: the numpy reference (forward + hand-written BPTT) against ``torch.nn``, in float64."""
-    rows = []
-    for i, name in enumerate(LAYERS):
-        reference = torch_layer(name, args.D, args.H, torch.float64, seed=i)
-        rng = np.random.default_rng(200 + i)
-        x_np = rng.standard_normal((args.N, args.T, args.D))
-        dout_np = rng.standard_normal((args.N, args.T, args.H))
-        x = torch.from_numpy(x_np.copy()).requires_grad_(True)
-        run_torch = torch_fwd_bwd(reference, x, torch.from_numpy(dout_np))
-        run_numpy = numpy_fwd_bwd(name, reference, x_np, dout_np)
-        diff = max_rel_diff(run_torch(), run_numpy())
-        check(name, diff, torch.float64)
-        # With more than one thread, OpenBLAS's and torch's worker threads keep spinning for a while
-        # after each call and take the cores from the other library's next call: time them in blocks.
-        alternate = args.threads == 1
-        t_torch, t_numpy = time_pair(run_torch, run_numpy, args.warmup, args.repeats, alternate)
-        rows.append(Row(name, t_torch, t_numpy, diff))
-    return rows
-
-
-def _ms(value: float) -> str:
-    """A time in ms, 8 characters wide, with two decimals below 10 ms and one above."""
-    return f"{value:8.2f}" if value < 10 else f"{value:8.1f}"
-
-
-def print_table(title: str, other: str, rows: list[Row]) -> None:
-    """Print ``rows`` with times in ms and the ratio other/torch of medians and of minima."""
-    print(f"\n{title}")
-    head = (
-        f"{'layer':<6} {'torch.nn ms':>17} {other + ' ms':>17} "
-        f"{'ratio ' + other + '/torch':>22} {'rel. diff':>11}"
+def section_training(args: argparse.Namespace, peak: float) -> str:
+    """Table 1: full Adam training steps at the book's small sizes, companion.nn vs torch.nn."""
+    sizes, rows = args.small, []
+    for stack in args.stacks:
+        for i, cell in enumerate(CELLS):
+            for T in args.T:
+                progress(f"training step: {cell} {stack} T={T}")
+                reference, ours = layer_pair(cell, stack, sizes, torch.float32, seed=i)
+                models = [Readout(reference, 1), Readout(ours, 1)]
+                models[1].head.load_state_dict(models[0].head.state_dict())
+                gen = torch.Generator().manual_seed(100 + i)
+                x = torch.randn(sizes.N, T, sizes.D, generator=gen)
+                y = torch.randn(sizes.N, 1, generator=gen)
+                (step_t, grads_t), (step_o, grads_o) = (adam_step(m, x, y) for m in models)
+                diff = check(f"{cell} {stack} T={T}", max_rel_diff(grads_t(), grads_o()), torch.float32)
+                t_torch, t_ours = time_alternating([step_t, step_o], args.warmup, args.repeats)
+                flops = matmul_flops(cell, stack, sizes, T)
+                rows.append(_pair_row(cell, stack, T, t_torch.median, t_ours.median, flops, peak, diff))
+    return (
+        f"## Training steps at the book's sizes\n\n"
+        f"One training step in float32: forward pass, `Linear` readout of the last output, MSE loss, "
+        f"backward pass, `torch.optim.Adam` step; {sizes} (D input features, H hidden units).\n\n"
+        + markdown_table(_PAIR_HEADER, rows, numeric_from=3)
     )
-    sub = f"{'':<6} {'median':>8} {'min':>8} {'median':>8} {'min':>8} {'median':>11} {'min':>10} {'':>11}"
-    print(head)
-    print(sub)
-    print("-" * len(sub))
-    for r in rows:
-        print(
-            f"{r.layer:<6} {_ms(r.torch.median)} {_ms(r.torch.min)} {_ms(r.other.median)} {_ms(r.other.min)} "
-            f"{r.other.median / r.torch.median:11.2f} {r.other.min / r.torch.min:10.2f} {r.max_diff:11.1e}"
-        )
+
+
+_PAIR_HEADER = (
+    "cell",
+    "layers",
+    "T",
+    "torch.nn ms",
+    "companion ms",
+    "companion / torch",
+    "torch.nn GFLOP/s (% peak)",
+    "companion GFLOP/s (% peak)",
+    "max rel. diff",
+)
+
+
+def _pair_row(cell, stack, T, t_torch, t_ours, flops, peak, diff) -> list[str]:
+    return [
+        cell,
+        str(stack),
+        str(T),
+        ms(t_torch),
+        ms(t_ours),
+        f"{t_ours / t_torch:.2f}",
+        gflops(flops, t_torch, peak),
+        gflops(flops, t_ours, peak),
+        diff,
+    ]
+
+
+def section_fwd_bwd(args: argparse.Namespace, peak: float) -> str:
+    """Table 2: forward and backward passes at a larger size, companion.nn vs torch.nn."""
+    sizes, rows = args.large, []
+    for stack in args.stacks:
+        for i, cell in enumerate(CELLS):
+            for T in args.T:
+                progress(f"forward + backward: {cell} {stack} T={T}")
+                layers = layer_pair(cell, stack, sizes, torch.float32, seed=i)
+                gen = torch.Generator().manual_seed(200 + i)
+                x = torch.randn(sizes.N, T, sizes.D, generator=gen, requires_grad=True)
+                dirs = 2 if stack.bidirectional else 1
+                dout = torch.randn(sizes.N, T, dirs * sizes.H, generator=gen)
+                run_t, run_o = (fwd_bwd(layer, x, dout) for layer in layers)
+                diff = check(f"{cell} {stack} T={T}", max_rel_diff(run_t(), run_o()), torch.float32)
+                t_torch, t_ours = time_alternating([run_t, run_o], args.warmup, args.repeats)
+                flops = matmul_flops(cell, stack, sizes, T)
+                rows.append(_pair_row(cell, stack, T, t_torch.median, t_ours.median, flops, peak, diff))
+    return (
+        f"## Forward and backward passes\n\n"
+        f"One forward and one backward pass in float32 (gradients of the input and of every weight), "
+        f"with a random upstream gradient at every output; {sizes}.\n\n"
+        + markdown_table(_PAIR_HEADER, rows, numeric_from=3)
+    )
+
+
+def section_numpy(args: argparse.Namespace, peaks: dict[torch.dtype, float]) -> str:
+    """Table 3: the numpy references (BPTT by hand) against torch.nn, in float32 and float64."""
+    sizes, T, rows = args.large, args.numpy_T, []
+    alternate = args.threads == 1  # with more threads, one library's spinning workers slow the other
+    for name, dtype in DTYPES.items():
+        for i, cell in enumerate(CELLS):
+            progress(f"numpy: {cell} {name} T={T}")
+            reference, _ = layer_pair(cell, Stack(1, False), sizes, dtype, seed=i)
+            rng = np.random.default_rng(300 + i)
+            x_np = rng.standard_normal((sizes.N, T, sizes.D)).astype(name)
+            dout_np = rng.standard_normal((sizes.N, T, sizes.H)).astype(name)
+            x = torch.from_numpy(x_np.copy()).requires_grad_(True)
+            run_torch = fwd_bwd(reference, x, torch.from_numpy(dout_np))
+            run_numpy = numpy_fwd_bwd(cell, reference, x_np, dout_np)
+            out, dx, _, dW_hh, *_ = run_torch()
+            diff = check(f"numpy {cell} {name}", max_rel_diff((out, dx, dW_hh), run_numpy()), dtype)
+            t_torch, t_numpy = time_alternating([run_torch, run_numpy], args.warmup, args.repeats, alternate)
+            flops = matmul_flops(cell, Stack(1, False), sizes, T)
+            rows.append(
+                [
+                    cell,
+                    name,
+                    ms(t_torch.median),
+                    ms(t_numpy.median),
+                    f"{t_numpy.median / t_torch.median:.2f}",
+                    gflops(flops, t_torch.median, peaks[dtype]),
+                    gflops(flops, t_numpy.median, peaks[dtype]),
+                    diff,
+                ]
+            )
+    header = ("cell", "dtype", "torch.nn ms", "numpy ms", "numpy / torch", "torch.nn GFLOP/s (% peak)")
+    header += ("numpy GFLOP/s (% peak)", "max rel. diff")
+    return (
+        f"## numpy references against torch.nn\n\n"
+        f"`companion.ref` forward pass and backpropagation through time by hand "
+        f"(`rnn_forward` + `rnn_backward`, and the same for the LSTM and GRU) against a single-layer "
+        f"`torch.nn` layer in the same dtype; {sizes}, T={T}; the percentages are of the peak in "
+        f"that dtype.\n\n" + markdown_table(header, rows, numeric_from=2)
+    )
+
+
+def _flushing(flush: bool, run: Callable) -> Callable:
+    def call():
+        torch.set_flush_denormal(flush)
+        return run()
+
+    return call
+
+
+def section_denormals(args: argparse.Namespace) -> str:
+    """Table 4: backward passes on subnormal floats, flush-to-zero off against on."""
+    sizes, T, rows = args.large, args.denormal_T, []
+    for i, cell in enumerate(("RNN", "LSTM")):
+        layers = layer_pair(cell, Stack(1, False), sizes, torch.float32, seed=i)
+        gen = torch.Generator().manual_seed(400 + i)
+        x = torch.randn(sizes.N, T, sizes.D, generator=gen, requires_grad=True)
+        dout = torch.zeros(sizes.N, T, sizes.H)
+        dout[:, -1] = torch.randn(sizes.N, sizes.H, generator=gen)  # a loss on the last output only
+        runs = {
+            "torch.nn": fwd_bwd(layers[0], x, dout),
+            "companion.nn": fwd_bwd(layers[1], x, dout),
+            "companion.ref (numpy)": numpy_fwd_bwd(cell, layers[0], x.detach().numpy(), dout.numpy()),
+        }
+        for code, run in runs.items():
+            progress(f"denormals: {cell} {code} T={T}")
+            subnormal, zero = subnormal_share(_flushing(False, run)()[1])
+            off, on = time_alternating(
+                [_flushing(False, run), _flushing(True, run)], args.denormal_warmup, args.denormal_repeats
+            )
+            rows.append(
+                [cell, code, ms(off.median), ms(on.median), f"{off.median / on.median:.1f}"]
+                + [f"{100 * subnormal:.1f}%", f"{100 * zero:.1f}%"]
+            )
+    torch.set_flush_denormal(True)
+    header = ("cell", "code", "flush off ms", "flush on ms", "slowdown", "dL/dx subnormal", "dL/dx zero")
+    return (
+        f"## Subnormal floats once gradients vanish\n\n"
+        f"One forward and one backward pass in float32 with a loss on the last output only, default "
+        f"initialisation, {sizes}, T={T}: the gradient reaching early steps shrinks through the "
+        f"subnormal range (below {torch.finfo(torch.float32).tiny:.1e}) on its way to zero. Flush-to-zero "
+        f"(`torch.set_flush_denormal`) is switched off and on call by call; it sets the CPU thread's "
+        f"mode, so it applies to numpy code in that thread as well. The last two columns are the "
+        f"shares of entries of the input gradient that are subnormal and exactly zero without flushing.\n\n"
+        + markdown_table(header, rows, numeric_from=2)
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options; the defaults run in well under two minutes on two cores."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("-N", type=int, default=32, help="batch size (default 32)")
-    p.add_argument("-T", type=int, default=100, help="sequence length (default 100)")
-    p.add_argument("-D", type=int, default=64, help="input features (default 64)")
-    p.add_argument("-H", type=int, default=256, help="hidden units (default 256)")
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch and OpenBLAS threads (default 1: see README.md)"
-    )
-    p.add_argument("--repeats", type=int, default=15, help="timed repeats per side (default 15)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed calls per side first (default 3)")
-    p.add_argument(
-        "--dtype", choices=sorted(DTYPES), default="float32", help="dtype of table 1 (default float32)"
-    )
-    p.add_argument("--skip-numpy", action="store_true", help="leave out table 2 (numpy reference)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 warm-up and 3 timed calls per side")
+    p.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1)")
+    p.add_argument("--repeats", type=int, help="timed calls per side (default 11, --quick 3)")
+    p.add_argument("--warmup", type=int, help="untimed calls per side first (default 2, --quick 1)")
+    p.add_argument("-T", type=_ints, default=(100, 400), help="sequence lengths (default 100,400)")
+    p.add_argument("--stacks", type=_stacks, default=(Stack(1, False), Stack(2, True)), help=_STACKS_HELP)
+    p.add_argument("--small", type=_sizes, default=Sizes(64, 2, 32), help="training sizes N,D,H (64,2,32)")
+    p.add_argument("--large", type=_sizes, default=Sizes(32, 64, 256), help="larger sizes N,D,H (32,64,256)")
+    p.add_argument("--numpy-T", type=int, default=100, help="sequence length of the numpy table (100)")
+    p.add_argument("--denormal-T", type=int, default=400, help="sequence length of the denormal table (400)")
+    p.add_argument("--skip", nargs="*", default=[], choices=["training", "fwd-bwd", "numpy", "denormals"])
+    p.add_argument("--output", type=Path, default=RESULTS, help=f"Markdown file to write (default {RESULTS})")
     args = p.parse_args(argv)
-    for name in ("N", "T", "D", "H", "threads", "repeats"):
-        if getattr(args, name) < 1:
-            p.error(f"{'-' if len(name) == 1 else '--'}{name} must be at least 1")
-    if args.warmup < 0:
-        p.error("--warmup must be at least 0")
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+    args.repeats = args.repeats if args.repeats is not None else (3 if args.quick else 11)
+    args.denormal_warmup, args.denormal_repeats = (1, 2) if args.quick else (1, 5)
+    if args.threads < 1 or args.repeats < 1 or args.warmup < 0:
+        p.error("--threads and --repeats must be at least 1, --warmup at least 0")
     return args
+
+
+_STACKS_HELP = "layer stacks: 1 = one layer, 2b = two bidirectional layers, ... (default 1,2b)"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    values = tuple(int(v) for v in text.split(","))
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
+    return values
+
+
+def _sizes(text: str) -> Sizes:
+    return Sizes(*_ints(text))
+
+
+def _stacks(text: str) -> tuple[Stack, ...]:
+    return tuple(Stack(int(s.rstrip("b")), s.endswith("b")) for s in text.split(","))
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    flushed = torch.set_flush_denormal(True)  # subnormal floats in a vanishing backward pass are slow
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"torch {torch.__version__}, numpy {np.__version__}, Python {platform.python_version()}")
-    print(
-        f"threads: torch {torch.get_num_threads()}, OpenBLAS {os.environ['OPENBLAS_NUM_THREADS']}; "
-        f"CPUs: {os.cpu_count()} ({affinity} usable); flush denormals: {'on' if flushed else 'unsupported'}"
-    )
-    print(
-        f"N={args.N}, T={args.T}, D={args.D}, H={args.H}; forward + backward, batch first; "
-        f"{args.warmup} warm-up + {args.repeats} timed calls per side, "
-        f"{'alternating' if args.threads == 1 else 'alternating in table 1, in blocks in table 2'}"
-    )
-    dtype = DTYPES[args.dtype]
+    torch.set_num_interop_threads(args.threads)
+    flush = torch.set_flush_denormal(True)  # subnormal floats in a vanishing backward pass are slow
     start = time.perf_counter()
-    rows = bench_companion(args, dtype)
-    print_table(f"companion.nn vs torch.nn ({args.dtype})", "companion", rows)
-    if not args.skip_numpy:
-        rows = bench_numpy(args)
-        print_table("companion.ref (numpy, BPTT by hand) vs torch.nn (float64)", "numpy", rows)
-    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+    progress("matmul peak")
+    peaks = {dtype: matmul_peak(dtype, repeats=5 if args.quick else 15) for dtype in DTYPES.values()}
+    command = "python benchmarks/bench_layers.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
+    calls = f"{args.warmup} warm-up and {args.repeats} timed calls per side"
+    blocks = "" if args.threads == 1 else " (numpy table: each side in a block of its own)"
+    head = [
+        "# Benchmark results\n",
+        f"Produced by `{command}`" + (" (a quick run: few calls, indicative only)." if args.quick else "."),
+        "",
+        markdown_table(
+            ("setting", "value"),
+            machine_rows(np.__version__, flush if flush else None)
+            + [
+                (
+                    "matmul peak (`torch.mm`, 1024 x 1024)",
+                    ", ".join(f"{n} {peaks[d]:.0f} GFLOP/s" for n, d in DTYPES.items()),
+                ),
+                ("timing", f"medians of {calls}, the sides alternating call by call{blocks}"),
+            ],
+            numeric_from=2,
+        ),
+    ]
+    print("\n".join(head), flush=True)
+    sections = {
+        "training": lambda: section_training(args, peaks[torch.float32]),
+        "fwd-bwd": lambda: section_fwd_bwd(args, peaks[torch.float32]),
+        "numpy": lambda: section_numpy(args, peaks),
+        "denormals": lambda: section_denormals(args),
+    }
+    parts = ["\n".join(head)]
+    for name, make in sections.items():
+        if name not in args.skip:
+            parts.append(make())
+            print("\n" + parts[-1], flush=True)
+    parts.append(f"Total time of the run: {time.perf_counter() - start:.0f} s.")
+    print("\n" + parts[-1])
+    args.output.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    progress(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ pass seeded data and seed the model's initialisation yourself.
 A model is any ``torch.nn.Module``; what a batch is and how the loss is computed is left to a
 ``loss_fn(model, batch)`` that returns a scalar tensor. :class:`Readout` turns a recurrent layer with
 ``torch.nn``'s forward signature into a sequence-to-vector or sequence-to-sequence model.
+
+Nothing here moves a tensor between devices: the model, the batches and the optimizer stay where the
+caller put them (:func:`to_tensors` takes a ``device``), so the same code trains on a CPU, on a GPU
+and under ``torch.nn.parallel.DistributedDataParallel``.
 """
 
 from __future__ import annotations
@@ -105,7 +109,10 @@ def grad_norm(parameters: Iterable[torch.Tensor]) -> float:
 
 
 def _norm(grads: list[torch.Tensor]) -> float:
-    squares = sum(float(torch.sum(g.detach().double() ** 2)) for g in grads)
+    per_device: dict[torch.device, list[torch.Tensor]] = {}
+    for g in grads:  # squares summed on each gradient's device: one read-back per device, not per tensor
+        per_device.setdefault(g.device, []).append(torch.sum(g.detach().double() ** 2))
+    squares = sum(float(torch.stack(sums).sum()) for sums in per_device.values())
     return math.sqrt(squares) if math.isfinite(squares) else float(squares)
 
 
@@ -332,6 +339,17 @@ def fit(
     is the one before clipping, so a history shows the explosions that clipping hides from the
     optimizer.
 
+    Devices: ``fit`` moves nothing. The batches must already be on the model's device (e.g.
+    ``to_tensors(x, y, device=device)`` in ``batches``); each step reads the loss and the gradient
+    norm back to the host as Python floats (on a GPU, two synchronisations per step).
+
+    Several processes (``torch.nn.parallel.DistributedDataParallel``): pass the wrapped model and
+    each process's own batches. The gradients are averaged across processes during ``backward``, so
+    the gradient norm, the clipping, the non-finite check and the update are the same in every
+    process; ``History.loss`` holds each process's own loss. Stopping must agree across processes
+    too, or the others wait forever in the next ``backward``: with ``target``, pass a ``metric``
+    that returns the same value in every process (e.g. averaged with ``torch.distributed.all_reduce``).
+
     Examples
     --------
     >>> from companion.data.tasks import sum_task
@@ -458,7 +476,9 @@ def evaluate(
     return total / count
 
 
-def to_tensors(*arrays: np.ndarray, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, ...]:
+def to_tensors(
+    *arrays: np.ndarray, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, ...]:
     """Convert numpy arrays (such as a task generator's ``x, y``) to torch tensors.
 
     Parameters
@@ -466,6 +486,9 @@ def to_tensors(*arrays: np.ndarray, dtype: torch.dtype = torch.float32) -> tuple
     *arrays : ndarray
         Floating-point arrays become ``dtype``; integer arrays (class indices) become int64.
     dtype : torch.dtype, default torch.float32
+    device : torch.device or str, optional
+        Where the tensors are put (e.g. ``"cuda"``); the default keeps them on the CPU, sharing
+        memory with the arrays where the dtype allows.
 
     Returns
     -------
@@ -491,9 +514,9 @@ def to_tensors(*arrays: np.ndarray, dtype: torch.dtype = torch.float32) -> tuple
                 f"to_tensors: expected argument {i} to be a numpy.ndarray, got {type(a).__name__}"
             )
         if np.issubdtype(a.dtype, np.floating):
-            out.append(torch.from_numpy(a).to(dtype))
+            out.append(torch.from_numpy(a).to(device=device, dtype=dtype))
         elif np.issubdtype(a.dtype, np.integer):
-            out.append(torch.from_numpy(a).long())
+            out.append(torch.from_numpy(a).to(device=device, dtype=torch.int64))
         else:
             raise TypeError(f"to_tensors: expected argument {i} to be float or int, got dtype {a.dtype}")
     return tuple(out)
@@ -509,7 +532,8 @@ class Readout(nn.Module):
         ``rnn(x)`` returns ``(output, h_n)`` or ``(output, (h_n, c_n))`` with ``output`` of shape
         (N, T, H_out) — ``torch.nn.RNN``, ``LSTM``, ``GRU`` or the package's equivalents.
     out_features : int
-        Size O of the prediction.
+        Size O of the prediction. The linear layer is created on the device and with the dtype of
+        ``rnn``'s parameters.
     every_step : bool, default False
         False: predict from the last output only (many-to-one). True: predict at every step
         (many-to-many).
@@ -540,7 +564,8 @@ class Readout(nn.Module):
         directions = 2 if getattr(rnn, "bidirectional", False) else 1
         hidden = (getattr(rnn, "proj_size", 0) or rnn.hidden_size) * directions
         self.rnn = rnn
-        self.head = nn.Linear(hidden, out_features, dtype=next(rnn.parameters()).dtype)
+        weight = next(rnn.parameters())
+        self.head = nn.Linear(hidden, out_features, device=weight.device, dtype=weight.dtype)
         self.every_step = every_step
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import companion.nn
 from companion.data.tasks import adding_problem, copy_task, sum_task
 from companion.train import (
     History,
@@ -337,3 +338,45 @@ def test_readout_rejects_time_first_layers_and_bad_sizes():
         Readout(torch.nn.RNN(2, 3), 1)
     with pytest.raises(ValueError, match="Readout: expected out_features to be a positive int, got 0"):
         Readout(torch.nn.RNN(2, 3, batch_first=True), 0)
+
+
+# Devices: nothing in companion.train creates a tensor on a device of its own choosing. The "meta"
+# device (shapes without storage) shows it on any machine; a GPU, where one exists, runs the loop.
+
+
+@pytest.mark.parametrize("layer", [torch.nn.GRU, companion.nn.LSTM])
+def test_readout_head_is_created_where_the_recurrent_layer_lives(layer):
+    rnn = layer(2, 4, batch_first=True, device="meta", dtype=torch.float64)
+    model = Readout(rnn, 3)
+    assert {(p.device.type, p.dtype) for p in model.parameters()} == {("meta", torch.float64)}
+
+
+def test_to_tensors_puts_the_tensors_on_the_requested_device():
+    x, y = to_tensors(np.ones((2, 3)), np.arange(2), device="meta", dtype=torch.float64)
+    assert (x.device.type, x.dtype, tuple(x.shape)) == ("meta", torch.float64, (2, 3))
+    assert (y.device.type, y.dtype) == ("meta", torch.int64)
+    assert {t.device.type for t in to_tensors(np.ones(2), np.arange(2))} == {"cpu"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_fit_trains_on_a_gpu_exactly_as_on_the_cpu():
+    x, y = adding_problem(32, 12, rng=np.random.default_rng(0))
+    results = []
+    for device in ("cpu", "cuda"):
+        gen = torch.Generator().manual_seed(0)
+        model = Readout(companion.nn.LSTM(2, 8, batch_first=True, dtype=torch.float64), 1)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(torch.rand(p.shape, generator=gen, dtype=torch.float64) - 0.5)
+        model.to(device)
+        batch = to_tensors(x, y, dtype=torch.float64, device=device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        loss_fn = lambda m, b: F.mse_loss(m(b[0]), b[1])  # noqa: E731
+        batches = itertools.repeat(batch)
+        history = fit(model, loss_fn, batches, optimizer, 20, clip_norm=1.0, progress=False)
+        assert {p.device.type for p in model.parameters()} == {device}
+        assert history.loss[-1] < history.loss[0]
+        results.append((history, {k: v.cpu() for k, v in model.state_dict().items()}))
+    (cpu_history, cpu_params), (gpu_history, gpu_params) = results
+    torch.testing.assert_close(gpu_history.grad_norm, cpu_history.grad_norm, rtol=1e-9, atol=0)
+    torch.testing.assert_close(gpu_params, cpu_params, rtol=1e-9, atol=1e-12)

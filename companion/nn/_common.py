@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -22,20 +23,20 @@ def check_cell_size(where: str, name: str, value) -> int:
     return int(value)
 
 
-def check_layer_size(where: str, name: str, value) -> int:
-    """A layer size as torch's layers accept it: a Python ``int`` greater than zero."""
-    if isinstance(value, bool) or not isinstance(value, int):
+def check_layer_size(where: str, name: str, value, *, integral: bool = False) -> int:
+    """A layer size as torch's layers accept it: a Python ``int`` (any integer with ``integral``) > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integral else int):
         raise DTypeError(f"{where}: expected {name} to be an int, got {type(value).__name__}")
     if value <= 0:
         raise ShapeError(f"{where}: expected {name} > 0, got {value}")
-    return value
+    return int(value)
 
 
 def check_flag(where: str, name: str, value, *, allow_int: bool = False) -> bool:
     """A bool flag; the cells (like torch's) also take the ints 0 and 1 for ``bias``."""
     if isinstance(value, bool):
         return value
-    if allow_int and isinstance(value, numbers.Integral) and value in (0, 1):
+    if allow_int and isinstance(value, (numbers.Integral, np.bool_)) and value in (0, 1):
         return bool(value)
     expected = "a bool (or 0/1)" if allow_int else "a bool"
     raise DTypeError(f"{where}: expected {name} to be {expected}, got {type(value).__name__} {value!r}")
@@ -103,23 +104,28 @@ def reset_uniform(module: nn.Module) -> None:
 
 
 # Under torch.autocast, torch.nn runs each recurrent module in one dtype, by a fixed policy (measured on
-# torch 2.13, CPU): LSTM, RNN and RNNCell in the autocast dtype, GRU in the input's dtype, LSTMCell and
-# GRUCell in float32. The companion modules follow the same policy, computing with autocast switched off
-# after an explicit cast, so no operation sees two dtypes.
+# torch 2.13, CPU): LSTM, RNN and RNNCell in the autocast dtype, GRU, LSTMCell and GRUCell in the
+# input's dtype (an LSTM with a projection returns its cell state in the input's dtype). The companion
+# modules follow the same policy, computing with autocast switched off after an explicit cast, so no
+# operation sees two dtypes.
 AUTOCAST_POLICY = {
     "RNN": "lower",
     "LSTM": "lower",
     "GRU": "input",
     "RNNCell": "lower",
-    "LSTMCell": "float32",
-    "GRUCell": "float32",
+    "LSTMCell": "input",
+    "GRUCell": "input",
 }
 
 
 def compute_dtype(where: str, input: Tensor, param_dtype: torch.dtype) -> torch.dtype | None:
     """The dtype the module computes in: None outside autocast (the parameters' dtype, checked)."""
     device_type = input.device.type
-    if not (input.is_floating_point() and torch.is_autocast_enabled(device_type)):
+    try:
+        autocast = input.is_floating_point() and torch.is_autocast_enabled(device_type)
+    except RuntimeError:  # a device type autocast does not know (e.g. "meta")
+        autocast = False
+    if not autocast:
         if input.dtype != param_dtype:
             raise DTypeError(
                 f"{where}: expected input of dtype {param_dtype} (the parameters'), got {input.dtype}; "

@@ -17,16 +17,16 @@ frozen outside its valid steps and its output there is zero, exactly as ``torch.
 differentiates (the tests check values and gradients against it, against ``torch.nn`` and with
 ``torch.autograd.gradcheck``).
 
-The backward pass is not itself differentiable (no double backward), and these functions do not
-support ``torch.func`` transforms; :class:`companion.nn.LSTM` and friends fall back to the plain path
-where that matters (see their ``use_fused`` attribute).
+When the backward pass must itself be differentiable (``create_graph=True``, as in double backward
+or ``gradgradcheck``), it is computed by autograd through the step-by-step path instead: the same
+values, differentiable again. These functions do not support ``torch.func`` transforms; set a
+layer's ``use_fused`` attribute to False for those.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 __all__ = ["rnn_recurrence", "lstm_recurrence", "gru_recurrence"]
 
@@ -54,6 +54,26 @@ def _last(after: Tensor, reverse: bool) -> Tensor:
     return (after[0] if reverse else after[-1]).clone()  # a new tensor: h_n.detach_() and add_() work
 
 
+def _autograd_backward(mode: str, inputs: tuple, weights: tuple, mask, reverse: bool, grads: tuple):
+    """The gradients by autograd through the step-by-step path, for a backward that must itself be
+    differentiable (``create_graph=True``: double backward, ``gradgradcheck``). Same values as the
+    hand-written BPTT, at the plain path's speed; returned in the order of the function's arguments."""
+    from companion.nn.recurrence import plain_recurrence  # (recurrence imports this module)
+
+    xp, *states = inputs
+    w_hh, b_hh = weights
+    out, finals = plain_recurrence(mode, xp, tuple(states), w_hh, b_hh, None, mask, reverse)
+    wrt = [xp, *states, w_hh] + ([b_hh] if b_hh is not None else [])
+    needed = [t for t in wrt if t.requires_grad]
+    found = iter(torch.autograd.grad((out, *finals), needed, grads, create_graph=True, allow_unused=True))
+    result = [next(found) if t.requires_grad else None for t in wrt]
+    if mode == "GRU":
+        return (*result[:3], result[3] if b_hh is not None else None, None, None)
+    if mode == "LSTM":
+        return (*result, None, None)
+    return (*result, None, None, None)
+
+
 class _RNNRecurrence(torch.autograd.Function):
     """h_t = φ(xp_t + h_{t-1} W_hhᵀ); xp already holds both biases."""
 
@@ -68,14 +88,16 @@ class _RNNRecurrence(torch.autograd.Function):
             a.relu_() if relu else a.tanh_()
             if mask is not None:
                 torch.where(mask[t], a, before[t], out=after[t])  # frozen outside the valid steps
-        ctx.save_for_backward(raw, before, w_hh, mask)
+        ctx.save_for_backward(raw, before, w_hh, mask, xp, h0)
         ctx.reverse, ctx.relu = reverse, relu
         return (raw if mask is None else raw * mask), _last(after, reverse)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hn):
-        raw, hprev, w_hh, mask = ctx.saved_tensors
+        raw, hprev, w_hh, mask, xp, h0 = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
+            mode = "RNN_RELU" if ctx.relu else "RNN_TANH"
+            return _autograd_backward(mode, (xp, h0), (w_hh, None), mask, ctx.reverse, (d_out, d_hn))
         d_out = d_out.contiguous()
         deriv = (raw > 0).to(raw.dtype) if ctx.relu else 1 - raw * raw  # φ'(a_t), (T, N, H)
         delta = torch.empty_like(raw)  # ∂L/∂a_t
@@ -121,15 +143,18 @@ class _LSTMRecurrence(torch.autograd.Function):
             if mask is not None:
                 torch.where(mask[t], c, cb[t], out=ca[t])
                 torch.where(mask[t], h, hb[t], out=h_after[t])
-        ctx.save_for_backward(acts, tanh_c, c_before, h_before, w_hh, mask)
+        ctx.save_for_backward(acts, tanh_c, c_before, h_before, w_hh, mask, xp, h0, c0)
         ctx.reverse = reverse
         h_n, c_n = _last(h_after, reverse), _last(c_after, reverse)
         return (raw if mask is None else raw * mask), h_n, c_n
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hn, d_cn):
-        acts, tanh_c, cprev, hprev, w_hh, mask = ctx.saved_tensors
+        acts, tanh_c, cprev, hprev, w_hh, mask, xp, h0, c0 = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
+            return _autograd_backward(
+                "LSTM", (xp, h0, c0), (w_hh, None), mask, ctx.reverse, (d_out, d_hn, d_cn)
+            )
         T, N, G = acts.shape
         H = G // 4
         d_out = d_out.contiguous()
@@ -192,14 +217,15 @@ class _GRURecurrence(torch.autograd.Function):
             h = torch.lerp(n, before[t], z, out=raw[t])  # n + z ⊙ (h_{t-1} - n)
             if mask is not None:
                 torch.where(mask[t], h, before[t], out=after[t])
-        ctx.save_for_backward(rz, cand, hp, before, w_hh, mask)
+        ctx.save_for_backward(rz, cand, hp, before, w_hh, mask, xp, h0, b_hh)
         ctx.has_bias, ctx.reverse = b_hh is not None, reverse
         return (raw if mask is None else raw * mask), _last(after, reverse)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hn):
-        rz, cand, hp, hprev, w_hh, mask = ctx.saved_tensors
+        rz, cand, hp, hprev, w_hh, mask, xp, h0, b_hh = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
+            return _autograd_backward("GRU", (xp, h0), (w_hh, b_hh), mask, ctx.reverse, (d_out, d_hn))
         T, N, H = cand.shape
         d_out = d_out.contiguous()
         z = rz[..., H:]

@@ -77,7 +77,7 @@ class _Layer(nn.Module):
             check_flag(where, name, flag)
         input_size = check_layer_size(where, "input_size", input_size)
         hidden_size = check_layer_size(where, "hidden_size", hidden_size)
-        num_layers = check_layer_size(where, "num_layers", num_layers)
+        num_layers = check_layer_size(where, "num_layers", num_layers, integral=True)
         if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
             raise ShapeError(
                 f"{where}: expected proj_size to be an int >= 0 (0: no projection), got {proj_size!r}"
@@ -195,6 +195,10 @@ class _Layer(nn.Module):
         output = packing.restore(batch, x, self.batch_first)
         # torch.stack makes new tensors (not views of the output), so h_n.detach_() and in-place edits work.
         finals = [torch.stack(kept) if batch.batched else torch.stack(kept).squeeze(1) for kept in finals]
+        if dtype is not None and self.proj_size and len(finals) == 2:
+            finals[1] = finals[1].to(
+                batch.x.dtype
+            )  # as torch.nn: a projected LSTM's c_n has the input's dtype
         return output, finals
 
     def _hx(self, hx):
@@ -205,23 +209,14 @@ class _Layer(nn.Module):
         return (hx,)
 
 
-_LAYER_PARAMETERS = """input_size : int
-        Number of input features D.
-    hidden_size : int
-        Number of hidden units H.
-    num_layers : int, default 1
-        Number of stacked layers L; layer l+1 reads the outputs of layer l.
-    {nonlinearity}bias : bool, default True
-        If False, no ``bias_ih_l{{k}}`` / ``bias_hh_l{{k}}``.
-    batch_first : bool, default False
-        If True, ``input`` and ``output`` are (N, T, ·); states are (L·dirs, N, H) either way.
-    dropout : float, default 0.0
-        Dropout probability on the outputs of every layer but the last, in training mode only.
-    bidirectional : bool, default False
-        If True, every layer also reads the sequence backwards; outputs are the two directions
-        concatenated, (·, 2H).
-    {proj}device, dtype : optional
-        Where and in which floating type the parameters are created."""
+def _only_lstm_projects(where: str, kwargs: dict) -> None:
+    """torch.nn's RNN and GRU refuse ``proj_size`` with a ValueError, and any other extra keyword."""
+    if "proj_size" in kwargs:
+        raise ShapeError(
+            f"{where}: proj_size is only supported by LSTM, got proj_size={kwargs['proj_size']!r}"
+        )
+    if kwargs:
+        raise DTypeError(f"{where}: unexpected keyword argument {next(iter(kwargs))!r}")
 
 
 class RNN(_Layer):
@@ -286,7 +281,9 @@ class RNN(_Layer):
         bidirectional: bool = False,
         device=None,
         dtype=None,
+        **kwargs,
     ) -> None:
+        _only_lstm_projects("RNN", kwargs)
         if nonlinearity not in NONLINEARITIES:
             raise ShapeError(f"RNN: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
@@ -511,7 +508,9 @@ class GRU(_Layer):
         bidirectional: bool = False,
         device=None,
         dtype=None,
+        **kwargs,
     ) -> None:
+        _only_lstm_projects("GRU", kwargs)
         factory = {"device": device, "dtype": dtype}
         super().__init__(
             "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, factory

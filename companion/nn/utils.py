@@ -31,7 +31,9 @@ def _lengths(where: str, lengths, T: int | None):
         try:
             lengths = torch.as_tensor(lengths)
         except (TypeError, ValueError, RuntimeError) as error:
-            raise DTypeError(f"{where}: expected lengths to be a sequence of ints, got {lengths!r}") from error
+            raise DTypeError(
+                f"{where}: expected lengths to be a sequence of ints, got {lengths!r}"
+            ) from error
     if lengths.dim() != 1:
         raise ShapeError(f"{where}: expected lengths of shape (N,), got {tuple(lengths.shape)}")
     if T is None:
@@ -129,9 +131,9 @@ def last_valid(output: Tensor, lengths, *, batch_first: bool = True) -> Tensor:
 
     Notes
     -----
-    For a unidirectional layer this is its final state ``h_n[-1]`` (for the LSTM, ``h_n`` of the
-    last layer). For a bidirectional layer only the forward half of the last H·2 features ends at
-    ``lengths[n] - 1``; the backward direction ends at step 0, so read its final state from ``h_n``.
+    For a unidirectional layer this is the last layer's final state ``h_n[-1]``. For a bidirectional
+    layer it holds the forward direction's final state in its first half only: the backward direction
+    ends at step 0, so read its final state from ``h_n``.
 
     See Also
     --------

@@ -1,0 +1,141 @@
+"""Timing, machine description and Markdown tables shared by the benchmark scripts.
+
+numpy's BLAS sizes its thread pool once, when numpy is first imported: a script calls
+:func:`set_thread_variables` before it imports numpy or torch. This module imports torch only
+inside the functions that need it, so importing it first is safe.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+#: Environment variables that size the thread pools of numpy's BLAS (OpenBLAS, MKL) and of OpenMP.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def set_thread_variables(threads: int) -> None:
+    """Set the thread variables in the environment; only effective before numpy is imported."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock times of one function over ``count`` timed calls, in milliseconds."""
+
+    median: float
+    min: float
+    count: int
+
+
+def time_alternating(
+    fns: Sequence[Callable[[], object]], warmup: int, repeats: int, alternate: bool = True
+) -> list[Timing]:
+    """Time each function of ``fns``: ``warmup`` untimed calls each, then ``repeats`` timed ones.
+
+    With ``alternate`` the functions take turns call by call (``a b c a b c ...``), so that a load
+    that comes and goes on the machine reaches all of them alike; without, each runs in one block
+    (its warm-up included) after the other.
+
+    Returns
+    -------
+    list of Timing
+        One per function, in the order of ``fns``.
+    """
+    times: list[list[float]] = [[] for _ in fns]
+    groups = [list(range(len(fns)))] if alternate else [[i] for i in range(len(fns))]
+    for group in groups:
+        for _ in range(warmup):
+            for i in group:
+                fns[i]()
+        for _ in range(repeats):
+            for i in group:
+                start = time.perf_counter()
+                fns[i]()
+                times[i].append(1e3 * (time.perf_counter() - start))
+    return [Timing(statistics.median(t), min(t), len(t)) for t in times]
+
+
+def matmul_peak(dtype: torch.dtype, size: int = 1024, warmup: int = 3, repeats: int = 15) -> float:
+    """Median GFLOP/s of ``torch.mm`` on two ``size`` x ``size`` matrices (2·size³ flops a call)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=gen, dtype=dtype)
+    b = torch.randn(size, size, generator=gen, dtype=dtype)
+    out = torch.empty(size, size, dtype=dtype)
+    (timing,) = time_alternating([lambda: torch.mm(a, b, out=out)], warmup, repeats)
+    return 2 * size**3 / (timing.median * 1e-3) / 1e9
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (Linux), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_rows(numpy_version: str, flush: bool | None) -> list[tuple[str, str]]:
+    """Where and how the measurement ran, as (name, value) rows for a two-column table."""
+    import torch
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+    env = ", ".join(f"`{name}={os.environ.get(name, 'unset')}`" for name in THREAD_VARIABLES)
+    if flush is None:
+        flushing = "unsupported on this CPU (`torch.set_flush_denormal(True)` returned False)"
+    else:
+        flushing = "on (`torch.set_flush_denormal(True)`)" if flush else "off"
+    return [
+        ("date", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
+        ("platform", platform.platform()),
+        ("CPU", f"{cpu_model()}; {os.cpu_count()} logical CPUs, {usable} usable"),
+        ("load average (1, 5, 15 min) at start", load),
+        ("Python, torch, numpy", f"{platform.python_version()}, {torch.__version__}, {numpy_version}"),
+        (
+            "threads",
+            f"torch {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op; {env}",
+        ),
+        ("flush denormals to zero", flushing),
+    ]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
+    """A GitHub/MyST pipe table; columns from ``numeric_from`` on are right-aligned."""
+    align = ["---" if i < numeric_from else "--:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"markdown_table: expected {len(header)} cells, got {len(row)}: {row}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def ms(value: float) -> str:
+    """A time in ms with three significant digits (at least one decimal below 100 ms)."""
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def gflops(flops: float, milliseconds: float, peak: float) -> str:
+    """Achieved GFLOP/s and its share of ``peak`` (GFLOP/s), e.g. ``12.3 (6.1%)``."""
+    rate = flops / (milliseconds * 1e-3) / 1e9
+    share = 100 * rate / peak
+    rate_text = f"{rate:.0f}" if rate >= 100 else f"{rate:.3g}"
+    return f"{rate_text} ({share:.0f}%)" if share >= 10 else f"{rate_text} ({share:.2g}%)"
