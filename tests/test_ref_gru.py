@@ -168,3 +168,96 @@ def test_backward_rejects_bad_upstream(good):
     _, cache = gru.gru_forward(**good)
     with pytest.raises(ValueError, match=r"gru_backward: expected dh of shape \(N, T, H\) = \(4, 5, 3\)"):
         gru.gru_backward(np.zeros((4, 3)), cache)
+
+
+# ---- variable lengths: a padded batch with `lengths` equals torch.nn.GRU fed a PackedSequence ----
+
+
+def torch_packed_gru(lengths):
+    """torch.nn.GRU on a PackedSequence: padded outputs (N, T, H), then h_n as step T."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    def run(x, h0, Wx, Wh, bx, bh):
+        D, H = Wx.shape[0], Wh.shape[0]
+        module = torch.nn.GRU(D, H, batch_first=True, dtype=torch.float64)
+        params = {"weight_ih_l0": Wx.T, "weight_hh_l0": Wh.T, "bias_ih_l0": bx, "bias_hh_l0": bh}
+        packed = pack_padded_sequence(x, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False)
+        out, h_n = functional_call(module, params, (packed, h0[None]))
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return torch.cat([out, h_n[0][:, None]], dim=1)
+
+    return run
+
+
+@pytest.mark.parametrize("lengths", [[1], [5, 2, 5], [3, 1, 4, 4], [2, 7, 1, 6, 7]])
+def test_forward_with_lengths_matches_torch_packed_sequence(lengths):
+    N, T, D, H = len(lengths), max(lengths) + 1, 3, 4
+    args = random_problem(np.random.default_rng(sum(lengths)), N, T, D, H)
+    h, cache = gru.gru_forward(*args, lengths=lengths)
+    expected = torch_packed_gru(lengths)(*(torch.from_numpy(a) for a in args)).detach().numpy()
+    np.testing.assert_allclose(h, expected[:, :T], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(cache.h_n, expected[:, T], rtol=1e-12, atol=1e-13)
+    padded = np.arange(T)[None, :] >= np.array(lengths)[:, None]  # (N, T)
+    for array in (h, cache.hn, cache.gates):
+        assert np.all(array[padded] == 0.0)
+
+
+@pytest.mark.parametrize("lengths", [[3, 1, 4], [2, 2], [1]])
+def test_backward_with_lengths_matches_finite_differences_and_packed_autograd(lengths):
+    N, T, D, H = len(lengths), max(lengths), 2, 3
+    rng = np.random.default_rng(20 + sum(lengths))
+    args = random_problem(rng, N, T, D, H)
+    upstream = rng.normal(size=(N, T + 1, H))
+    dh = upstream[:, :T].copy()  # gradients at padded steps too: they must be ignored
+    dh[np.arange(N), np.array(lengths) - 1] += upstream[:, T]  # the gradient of h_n
+    _, cache = gru.gru_forward(*args, lengths=lengths)
+    grads = gru.gru_backward(dh, cache)
+
+    def outputs_and_final(*a):
+        h, c = gru.gru_forward(*a, lengths=lengths)
+        return np.concatenate([h, c.h_n[:, None]], axis=1)
+
+    numeric = numerical_gradients(outputs_and_final, args, upstream=upstream)
+    assert max(compare_gradients(grads, numeric, NAMES).values()) < 1e-7
+    reference = autograd_gradients(torch_packed_gru(lengths), args, upstream=upstream)
+    errors = compare_gradients(grads, reference, NAMES)
+    assert max(errors.values()) < 1e-10, errors
+    for n, length in enumerate(lengths):
+        assert np.all(grads[0][n, length:] == 0.0)
+
+
+def test_padded_inputs_are_never_read_and_full_lengths_change_nothing():
+    rng = np.random.default_rng(8)
+    x, h0, Wx, Wh, bx, bh = random_problem(rng, 3, 5, 2, 4)
+    lengths = [5, 1, 3]
+    h, _ = gru.gru_forward(x, h0, Wx, Wh, bx, bh, lengths=lengths)
+    garbage = x.copy()
+    garbage[1, 1:], garbage[2, 3:] = np.nan, np.inf
+    np.testing.assert_array_equal(gru.gru_forward(garbage, h0, Wx, Wh, bx, bh, lengths=lengths)[0], h)
+    h_plain, cache_plain = gru.gru_forward(x, h0, Wx, Wh, bx, bh)
+    h_full, cache_full = gru.gru_forward(x, h0, Wx, Wh, bx, bh, lengths=np.array([5, 5, 5]))
+    np.testing.assert_array_equal(h_full, h_plain)
+    np.testing.assert_array_equal(cache_plain.h_n, h_plain[:, -1])
+    dh = rng.normal(size=h.shape)
+    for a, c in zip(gru.gru_backward(dh, cache_plain), gru.gru_backward(dh, cache_full), strict=True):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_float32_stays_float32():
+    args = [a.astype(np.float32) for a in random_problem(np.random.default_rng(9), 3, 5, 2, 4)]
+    for lengths in (None, [5, 3, 1]):
+        h, cache = gru.gru_forward(*args, lengths=lengths)
+        assert {a.dtype for a in (h, cache.gates, cache.hn, cache.h_n)} == {np.dtype("float32")}
+        grads = gru.gru_backward(np.ones_like(h), cache)
+        assert [g.dtype for g in grads] == [np.float32] * 6
+        h64, _ = gru.gru_forward(*(a.astype(np.float64) for a in args), lengths=lengths)
+        np.testing.assert_allclose(h, h64, rtol=1e-5, atol=1e-6)
+
+
+def test_forward_rejects_bad_lengths(good):
+    with pytest.raises(ValueError, match=r"gru_forward: expected lengths of shape \(N,\) = \(4,\), got \(\)"):
+        gru.gru_forward(**good, lengths=5)
+    with pytest.raises(
+        ValueError, match="gru_forward: expected lengths between 1 and T = 5, got values from -1 to 5"
+    ):
+        gru.gru_forward(**good, lengths=[5, -1, 5, 5])

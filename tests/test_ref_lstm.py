@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.func import functional_call
 
 from companion.gradcheck import autograd_gradients, compare_gradients, numerical_gradients
@@ -178,3 +180,123 @@ def test_backward_rejects_bad_upstream(good):
         lstm.lstm_backward(np.zeros((4, 5, 4)), cache)
     with pytest.raises(TypeError, match="expected x to be a numpy.ndarray"):
         lstm.lstm_step_forward(torch.zeros(4, 8), *[good[k] for k in ("h0", "c0", "Wx", "Wh", "b")])
+
+
+# ---- variable lengths: a padded batch with `lengths` equals torch.nn.LSTM fed a PackedSequence ----
+
+
+def torch_packed_lstm(lengths):
+    """torch.nn.LSTM on a PackedSequence: padded outputs, then h_n and c_n as steps T and T+1."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    def run(x, h0, c0, Wx, Wh, b):
+        D, H = Wx.shape[0], Wh.shape[0]
+        module = torch.nn.LSTM(D, H, batch_first=True, dtype=torch.float64)
+        params = {
+            "weight_ih_l0": Wx.T,
+            "weight_hh_l0": Wh.T,
+            "bias_ih_l0": b,
+            "bias_hh_l0": torch.zeros_like(b),
+        }
+        packed = pack_padded_sequence(x, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False)
+        out, (h_n, c_n) = functional_call(module, params, (packed, (h0[None], c0[None])))
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return torch.cat([out, h_n[0][:, None], c_n[0][:, None]], dim=1)
+
+    return run
+
+
+@pytest.mark.parametrize("lengths", [[1], [5, 2, 5], [3, 1, 4, 4], [2, 7, 1, 6, 7]])
+def test_forward_with_lengths_matches_torch_packed_sequence(lengths):
+    N, T, D, H = len(lengths), max(lengths) + 1, 3, 4
+    args = random_problem(np.random.default_rng(sum(lengths)), N, T, D, H)
+    h, cache = lstm.lstm_forward(*args, lengths=lengths)
+    expected = torch_packed_lstm(lengths)(*(torch.from_numpy(a) for a in args)).detach().numpy()
+    np.testing.assert_allclose(h, expected[:, :T], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(cache.h_n, expected[:, T], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(cache.c_n, expected[:, T + 1], rtol=1e-12, atol=1e-13)
+    padded = np.arange(T)[None, :] >= np.array(lengths)[:, None]  # (N, T)
+    for array in (h, cache.c, cache.tanh_c, cache.gates):
+        assert np.all(array[padded] == 0.0)
+
+
+@pytest.mark.parametrize("lengths", [[3, 1, 4], [2, 2], [1]])
+def test_backward_with_lengths_matches_finite_differences_and_packed_autograd(lengths):
+    N, T, D, H = len(lengths), max(lengths), 2, 3
+    rng = np.random.default_rng(10 + sum(lengths))
+    args = random_problem(rng, N, T, D, H)
+    upstream = rng.normal(size=(N, T + 2, H))
+    upstream[:, -1] = 0.0  # the loss does not read c_n (lstm_backward assumes so)
+    dh = upstream[:, :T].copy()  # gradients at padded steps too: they must be ignored
+    dh[np.arange(N), np.array(lengths) - 1] += upstream[:, T]  # the gradient of h_n
+    _, cache = lstm.lstm_forward(*args, lengths=lengths)
+    grads = lstm.lstm_backward(dh, cache)
+
+    def outputs_and_finals(*a):
+        h, c = lstm.lstm_forward(*a, lengths=lengths)
+        return np.concatenate([h, c.h_n[:, None], c.c_n[:, None]], axis=1)
+
+    numeric = numerical_gradients(outputs_and_finals, args, upstream=upstream)
+    assert max(compare_gradients(grads, numeric, NAMES).values()) < 1e-7
+    reference = autograd_gradients(torch_packed_lstm(lengths), args, upstream=upstream)
+    errors = compare_gradients(grads, reference, NAMES)
+    assert max(errors.values()) < 1e-10, errors
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+    extra=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_a_padded_batch_equals_each_sequence_run_alone(lengths, extra, seed):
+    """Padding (whatever its values) changes neither the outputs nor any gradient."""
+    N, T, D, H = len(lengths), max(lengths) + extra, 2, 3
+    rng = np.random.default_rng(seed)
+    x, h0, c0, Wx, Wh, b = random_problem(rng, N, T, D, H)
+    dh = rng.normal(size=(N, T, H))
+    x_padded = x.copy()
+    for n, length in enumerate(lengths):
+        x_padded[n, length:] = rng.normal(scale=100.0, size=(T - length, D))
+    h, cache = lstm.lstm_forward(x_padded, h0, c0, Wx, Wh, b, lengths=lengths)
+    dx, dh0, dc0, dWx, dWh, db = lstm.lstm_backward(dh, cache)
+    sums = [np.zeros_like(p) for p in (Wx, Wh, b)]
+    for n, length in enumerate(lengths):
+        alone = (x[n : n + 1, :length], h0[n : n + 1], c0[n : n + 1], Wx, Wh, b)
+        h_n, cache_n = lstm.lstm_forward(*alone)
+        np.testing.assert_allclose(h[n, :length], h_n[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(cache.c_n[n], cache_n.c[0, -1], rtol=1e-12, atol=1e-14)
+        g = lstm.lstm_backward(dh[n : n + 1, :length], cache_n)
+        np.testing.assert_allclose(dx[n, :length], g[0][0], rtol=1e-10, atol=1e-13)
+        assert np.all(dx[n, length:] == 0.0)
+        np.testing.assert_allclose(dh0[n], g[1][0], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(dc0[n], g[2][0], rtol=1e-10, atol=1e-13)
+        sums = [s + gn for s, gn in zip(sums, g[3:], strict=True)]
+    for total, expected in zip((dWx, dWh, db), sums, strict=True):
+        np.testing.assert_allclose(total, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_float32_stays_float32():
+    args = [a.astype(np.float32) for a in random_problem(np.random.default_rng(9), 3, 5, 2, 4)]
+    for lengths in (None, [5, 3, 1]):
+        h, cache = lstm.lstm_forward(*args, lengths=lengths)
+        assert {a.dtype for a in (h, cache.c, cache.gates, cache.tanh_c, cache.h_n, cache.c_n)} == {
+            np.dtype("float32")
+        }
+        grads = lstm.lstm_backward(np.ones_like(h), cache)
+        assert [g.dtype for g in grads] == [np.float32] * 6
+        h64, _ = lstm.lstm_forward(*(a.astype(np.float64) for a in args), lengths=lengths)
+        np.testing.assert_allclose(h, h64, rtol=1e-5, atol=1e-6)
+
+
+def test_forward_rejects_bad_lengths(good):
+    with pytest.raises(
+        ValueError, match=r"lstm_forward: expected lengths of shape \(N,\) = \(4,\), got \(2,\)"
+    ):
+        lstm.lstm_forward(**good, lengths=[5, 5])
+    with pytest.raises(
+        ValueError, match="lstm_forward: expected lengths between 1 and T = 5, got values from 1 to 6"
+    ):
+        lstm.lstm_forward(**good, lengths=[1, 6, 2, 2])
+    with pytest.raises(TypeError, match="lstm_forward: expected lengths to hold integers, got dtype float64"):
+        lstm.lstm_forward(**good, lengths=np.full(4, 5.0))

@@ -144,3 +144,105 @@ def test_forward_rejects_non_arrays_and_integer_arrays(good):
 def test_step_forward_rejects_batch_mismatch(good):
     with pytest.raises(ValueError, match=r"rnn_step_forward: expected h_prev of shape \(N, H\)"):
         rnn.rnn_step_forward(good["x"][:, 0], good["h0"][:2], good["Wx"], good["Wh"], good["b"])
+
+
+# ---- variable lengths: a padded batch with `lengths` equals torch.nn.RNN fed a PackedSequence ----
+
+LENGTHS = [[1], [5, 2, 5], [3, 1, 4, 4], [2, 7, 1, 6, 7]]  # unsorted, with ties, with length 1 and T
+
+
+def torch_packed_rnn(x, h0, Wx, Wh, b, lengths):
+    """Padded outputs (zeros after each sequence's end) and h_n of torch.nn.RNN on a PackedSequence."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    module = torch_rnn(Wx, Wh, b)
+    packed = pack_padded_sequence(
+        torch.from_numpy(x), torch.as_tensor(lengths), batch_first=True, enforce_sorted=False
+    )
+    out, h_n = module(packed, torch.from_numpy(h0)[None])
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    return out.detach().numpy(), h_n[0].detach().numpy()
+
+
+@pytest.mark.parametrize("lengths", LENGTHS)
+def test_forward_with_lengths_matches_torch_packed_sequence(lengths):
+    N, T, D, H = len(lengths), max(lengths) + 1, 3, 4
+    rng = np.random.default_rng(sum(lengths))
+    x, h0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H))
+    Wx, Wh, b = random_params(rng, D, H)
+    h, cache = rnn.rnn_forward(x, h0, Wx, Wh, b, lengths=np.array(lengths))
+    out, h_n = torch_packed_rnn(x, h0, Wx, Wh, b, lengths)
+    np.testing.assert_allclose(h, out, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(cache.h_n, h_n, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(rnn.final_state(h, lengths), cache.h_n)
+    padded = np.arange(T)[None, :] >= np.array(lengths)[:, None]  # (N, T)
+    assert np.all(h[padded] == 0.0) and np.all(h[~padded] != 0.0)
+
+
+def test_full_lengths_change_nothing_and_final_state_is_the_last_step():
+    rng = np.random.default_rng(4)
+    x, h0 = rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 4))
+    params = random_params(rng, 2, 4)
+    h, cache = rnn.rnn_forward(x, h0, *params)
+    h_full, cache_full = rnn.rnn_forward(x, h0, *params, lengths=[5, 5, 5])
+    np.testing.assert_array_equal(h, h_full)
+    np.testing.assert_array_equal(cache.h_n, h[:, -1])
+    np.testing.assert_array_equal(cache_full.h_n, h[:, -1])
+    np.testing.assert_array_equal(rnn.final_state(h), h[:, -1])
+
+
+def test_the_cache_holds_inputs_states_and_weights_and_with_padding_the_lengths():
+    """Chapter 3 counts the cache's bytes: N T (D + H) + N H + D H + H H numbers, plus N lengths."""
+    N, T, D, H = 3, 5, 2, 4
+    rng = np.random.default_rng(7)
+    args = (rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), *random_params(rng, D, H))
+    size = 8 * (N * T * (D + H) + N * H + D * H + H * H)
+    for lengths, extra in [(None, 0), ([5, 5, 5], 0), ([5, 2, 4], N * np.dtype(np.intp).itemsize)]:
+        _, cache = rnn.rnn_forward(*args, lengths=lengths)
+        assert sum(array.nbytes for array in cache) == size + extra
+
+
+def test_padded_inputs_are_never_read():
+    rng = np.random.default_rng(5)
+    x, h0 = rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 4))
+    params, lengths = random_params(rng, 2, 4), [6, 2, 4]
+    h, _ = rnn.rnn_forward(x, h0, *params, lengths=lengths)
+    garbage = x.copy()
+    for n, length in enumerate(lengths):
+        garbage[n, length:] = [np.nan, np.inf][n % 2]
+    with np.errstate(all="raise"):
+        h_garbage, cache = rnn.rnn_forward(garbage, h0, *params, lengths=lengths)
+    np.testing.assert_array_equal(h_garbage, h)
+    assert np.all(np.isfinite(cache.x))
+
+
+@pytest.mark.parametrize(
+    "lengths, error, message",
+    [
+        ([4, 4, 4], ValueError, r"rnn_forward: expected lengths of shape \(N,\) = \(4,\), got \(3,\)"),
+        ([[1, 2, 3, 4]], ValueError, r"expected lengths of shape \(N,\) = \(4,\), got \(1, 4\)"),
+        ([1, 0, 5, 5], ValueError, r"expected lengths between 1 and T = 5, got values from 0 to 5"),
+        ([1, 2, 6, 5], ValueError, r"expected lengths between 1 and T = 5, got values from 1 to 6"),
+        ([1.0, 2.0, 3.0, 4.0], TypeError, "expected lengths to hold integers, got dtype float64"),
+        ([True, True, True, True], TypeError, "expected lengths to hold integers, got dtype bool"),
+    ],
+)
+def test_forward_rejects_bad_lengths(good, lengths, error, message):
+    with pytest.raises(error, match=message):
+        rnn.rnn_forward(**good, lengths=lengths)
+    with pytest.raises(error, match=message.replace("rnn_forward", "final_state")):
+        rnn.final_state(np.zeros((4, 5, 3)), lengths)
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(6)
+    args = [
+        a.astype(np.float32)
+        for a in (rng.normal(size=(3, 5, 2)), np.zeros((3, 4)), *random_params(rng, 2, 4))
+    ]
+    h, cache = rnn.rnn_forward(*args, lengths=[5, 3, 1])
+    assert h.dtype == np.float32 and cache.h_n.dtype == np.float32
+    grads = rnn.rnn_backward(np.ones_like(h), cache)
+    assert [g.dtype for g in grads] == [np.float32] * 5
+    h64, _ = rnn.rnn_forward(*(a.astype(np.float64) for a in args), lengths=[5, 3, 1])
+    np.testing.assert_allclose(h, h64, rtol=1e-5, atol=1e-6)

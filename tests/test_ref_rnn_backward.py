@@ -137,3 +137,76 @@ def test_backward_does_not_modify_the_cache_or_the_upstream_gradient():
     rnn.rnn_backward(dh, cache)
     for old, new in zip(before, (*cache, dh), strict=True):
         np.testing.assert_array_equal(old, new)
+
+
+# ---- variable lengths: gradients through padded batches ----
+
+
+def torch_packed_rnn_layer(lengths):
+    """torch.nn.RNN on a PackedSequence: padded outputs (N, T, H) followed by h_n as step T (N, T+1, H)."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    def run(x, h0, Wx, Wh, b):
+        D, H = Wx.shape
+        module = torch.nn.RNN(D, H, batch_first=True, dtype=torch.float64)
+        params = {
+            "weight_ih_l0": Wx.T,
+            "weight_hh_l0": Wh.T,
+            "bias_ih_l0": b,
+            "bias_hh_l0": torch.zeros_like(b),
+        }
+        packed = pack_padded_sequence(x, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False)
+        out, h_n = functional_call(module, params, (packed, h0[None]))
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return torch.cat([out, h_n[0][:, None]], dim=1)
+
+    return run
+
+
+def with_final_state(dh_all, lengths):
+    """Split an upstream gradient of (outputs, h_n) and add the h_n part at each sequence's last step."""
+    dh = dh_all[:, :-1].copy()  # (N, T, H)
+    dh[np.arange(len(lengths)), np.asarray(lengths) - 1] += dh_all[:, -1]
+    return dh
+
+
+@pytest.mark.parametrize("lengths", [[3, 1, 4], [4, 4], [1], [2, 5, 1, 3]])
+def test_backward_with_lengths_matches_finite_differences_and_packed_autograd(lengths):
+    N, T, D, H = len(lengths), max(lengths), 3, 4
+    args, rng = make_inputs(N, T, D, H, seed=sum(lengths) + 7 * N)
+    dh_all = rng.normal(size=(N, T + 1, H))  # includes gradients at padded steps: they must be ignored
+    _, cache = rnn.rnn_forward(*args, lengths=lengths)
+    analytic = rnn.rnn_backward(with_final_state(dh_all, lengths), cache)
+
+    def outputs_and_final(*a):
+        h, c = rnn.rnn_forward(*a, lengths=lengths)
+        return np.concatenate([h, c.h_n[:, None]], axis=1)
+
+    numeric = numerical_gradients(outputs_and_final, args, upstream=dh_all)
+    assert max(compare_gradients(analytic, numeric, NAMES).values()) < 1e-7
+    reference = autograd_gradients(torch_packed_rnn_layer(lengths), args, upstream=dh_all)
+    errors = compare_gradients(analytic, reference, NAMES)
+    assert max(errors.values()) < 1e-10, errors
+
+
+def test_padded_steps_get_no_gradient_and_pass_none_back():
+    (x, h0, Wx, Wh, b), rng = make_inputs(3, 6, 2, 4, seed=11)
+    lengths = [6, 2, 4]
+    _, cache = rnn.rnn_forward(x, h0, Wx, Wh, b, lengths=lengths)
+    dh = rng.normal(size=(3, 6, 4))
+    grads = rnn.rnn_backward(dh, cache)
+    dh_valid_only = dh.copy()
+    for n, length in enumerate(lengths):
+        dh_valid_only[n, length:] = 0.0
+        assert np.all(grads[0][n, length:] == 0.0) and np.all(grads[0][n, :length] != 0.0)
+    for g, g_valid in zip(grads, rnn.rnn_backward(dh_valid_only, cache), strict=True):
+        np.testing.assert_array_equal(g, g_valid)
+
+
+def test_full_lengths_give_the_same_gradients_bit_for_bit():
+    (x, h0, Wx, Wh, b), rng = make_inputs(2, 5, 3, 4, seed=12)
+    dh = rng.normal(size=(2, 5, 4))
+    plain = rnn.rnn_backward(dh, rnn.rnn_forward(x, h0, Wx, Wh, b)[1])
+    full = rnn.rnn_backward(dh, rnn.rnn_forward(x, h0, Wx, Wh, b, lengths=[5, 5])[1])
+    for a, c in zip(plain, full, strict=True):
+        np.testing.assert_array_equal(a, c)

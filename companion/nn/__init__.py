@@ -7,12 +7,26 @@ with dropout between layers, the LSTM's projection, and ``PackedSequence`` or pa
 ``state_dict`` moves between them and ``torch.nn`` in both directions; the tests check that outputs and
 gradients agree. :mod:`companion.nn.fused` is the layers' fast path (the BPTT of chapter 3 as a custom
 autograd function); :mod:`companion.nn.packing` and :mod:`companion.nn.recurrence` are the parts a
-layer is built from. Bad input raises :class:`ShapeError` or :class:`DTypeError`, each also a
+layer is built from, and :mod:`companion.nn.utils` has helpers for padded batches (masks from lengths,
+each sequence's last valid output). Bad input raises :class:`ShapeError` or :class:`DTypeError`, each also a
 ``RuntimeError`` as in ``torch.nn``.
 """
 
 from companion.nn.cells import GRUCell, LSTMCell, RNNCell
 from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.layers import GRU, LSTM, RNN
+from companion.nn.utils import last_valid, lengths_to_mask, masked_mean
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "ShapeError", "DTypeError"]
+__all__ = [
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "ShapeError",
+    "DTypeError",
+    "lengths_to_mask",
+    "last_valid",
+    "masked_mean",
+]

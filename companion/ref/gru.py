@@ -26,6 +26,7 @@ import numpy as np
 
 from companion._checks import Dims, as_numpy
 from companion.ref.lstm import sigmoid
+from companion.ref.rnn import _check_lengths, _mask_padded, _or_none, final_state
 
 __all__ = [
     "GRUStepCache",
@@ -51,7 +52,10 @@ class GRUStepCache(NamedTuple):
 
 
 class GRUCache(NamedTuple):
-    """What the sequence backward pass needs: inputs, every gate and every state (memory grows with T)."""
+    """What the sequence backward pass needs: inputs, every gate and every state (memory grows with T).
+
+    Every per-step array is zero at padded steps; :attr:`h_n` is the final state.
+    """
 
     x: np.ndarray  #: (N, T, D)
     h0: np.ndarray  #: (N, H)
@@ -60,6 +64,12 @@ class GRUCache(NamedTuple):
     h: np.ndarray  #: (N, T, H)
     Wx: np.ndarray  #: (D, 3H)
     Wh: np.ndarray  #: (H, 3H)
+    lengths: np.ndarray | None = None  #: (N,) true lengths; empty (or None) when no step is padded
+
+    @property
+    def h_n(self) -> np.ndarray:
+        """(N, H) final hidden state of each sequence, at its last valid step (torch's ``h_n[0]``)."""
+        return final_state(self.h, _or_none(self.lengths))
 
 
 def _check_params(dims: Dims, Wx, Wh, bx, bh) -> None:
@@ -188,7 +198,7 @@ def gru_step_backward(dh, cache: GRUStepCache):
     return dx, dh_prev, dWx, dWh, dax.sum(axis=0), dah.sum(axis=0)
 
 
-def gru_forward(x, h0, Wx, Wh, bx, bh):
+def gru_forward(x, h0, Wx, Wh, bx, bh, lengths=None):
     """Run the GRU over a whole batch of sequences.
 
     Parameters
@@ -205,20 +215,33 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
         Input bias.
     bh : ndarray of shape (3H,)
         Hidden bias.
+    lengths : array_like of int of shape (N,), optional
+        True lengths of padded sequences, each in ``[1, T]``: sequence n stops after ``lengths[n]``
+        steps, and its outputs and cached values at later (padded) steps are zero.
 
     Returns
     -------
     h : ndarray of shape (N, T, H)
-        Hidden state at every step; ``h[:, -1]`` is the final one.
+        Hidden state at every step; ``h[:, -1]`` is the final one of full sequences, ``cache.h_n``
+        that of each sequence at its true end. A batch-first view of time-major storage, like the
+        output of ``torch.nn.GRU(batch_first=True)``.
     cache : GRUCache
         Values needed by :func:`gru_backward`.
 
     Raises
     ------
     ValueError
-        If a shape does not match the others (including T = 0).
+        If a shape does not match the others (including T = 0), or ``lengths`` does not fit.
     TypeError
-        If an argument is not a floating-point ndarray.
+        If an argument is not a floating-point ndarray or ``lengths`` does not hold integers.
+
+    Notes
+    -----
+    The same step as :func:`gru_step_forward`, arranged for speed as in
+    :func:`companion.ref.lstm.lstm_forward`: the input part of every step from one matrix product,
+    preallocated arrays, and :math:`\\sigma(a) = \\tfrac12 (1 + \\tanh(a/2))` with the r and z
+    columns of the weights and biases halved once. With ``lengths``, the state of sequence n is
+    frozen after step ``lengths[n] - 1``, as ``torch.nn.GRU`` computes for a ``PackedSequence``.
 
     See Also
     --------
@@ -237,16 +260,45 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     dims.check("x", x, "N T D")
     dims.check("h0", h0, "N H")
     _check_params(dims, Wx, Wh, bx, bh)
-    N, T, _ = x.shape
+    N, T, D = x.shape
     H = dims["H"]
+    lengths, valid = _check_lengths("gru_forward", lengths, N, T)
+    if valid is not None:
+        x = np.where(valid[..., None], x, 0.0)  # (N, T, D): padded inputs are never read
     dtype = np.result_type(x, h0, Wx, Wh, bx, bh)
-    gates = np.empty((N, T, 3 * H), dtype=dtype)  # (N, T, 3H)
-    hn, h = (np.empty((N, T, H), dtype=dtype) for _ in range(2))  # 2 x (N, T, H)
-    h_t = h0
+    scale = np.ones(3 * H, dtype=dtype)  # (3H,)
+    scale[: 2 * H] = 0.5  # r and z are sigmoids
+    gates = np.empty((T, N, 3 * H), dtype=dtype)  # time-major: the rows of one step are contiguous
+    x_rows = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D)
+    np.matmul(x_rows, Wx * scale, out=gates.reshape(T * N, 3 * H))  # input part of every step at once
+    gates += bx * scale
+    hn, h = (np.empty((T, N, H), dtype=dtype) for _ in range(2))  # 2 x (T, N, H)
+    Wh_half, bh_half = Wh * scale, bh * scale  # (H, 3H), (3H,)
+    ah = np.empty((N, 3 * H), dtype=dtype)  # hidden part h_{t-1} Wh + bh, reused at every step
+    work = np.empty((N, H), dtype=dtype)
+    h_prev = h0
     for t in range(T):
-        h_t, step = gru_step_forward(x[:, t], h_t, Wx, Wh, bx, bh)
-        h[:, t], gates[:, t], hn[:, t] = h_t, step.gates, step.hn
-    return h, GRUCache(x, h0, gates, hn, h, Wx, Wh)
+        np.matmul(h_prev, Wh_half, out=ah)
+        ah += bh_half
+        gt = gates[t]  # holds the input part; becomes the activated gates [r | z | n]
+        rz, r, z, n = gt[:, : 2 * H], gt[:, :H], gt[:, H : 2 * H], gt[:, 2 * H :]
+        rz += ah[:, : 2 * H]
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # r, z = sigma(pre-activations)
+        np.copyto(hn[t], ah[:, 2 * H :])  # h_{t-1} W_h^n + b_h^n
+        n += np.multiply(r, hn[t], out=work)
+        np.tanh(n, out=n)  # n = tanh(x W_x^n + b_x^n + r * hn)
+        np.subtract(1.0, z, out=work)
+        work *= n
+        np.multiply(z, h_prev, out=h[t])
+        h[t] += work  # h_t = (1 - z) * n + z * h_{t-1}
+        h_prev = h[t]
+    if valid is not None:
+        for array in (gates, hn, h):
+            array[~valid.T] = 0.0  # a sequence that has ended has no output
+    gates, hn, h = (array.transpose(1, 0, 2) for array in (gates, hn, h))  # (N, T, .)
+    return h, GRUCache(x, h0, gates, hn, h, Wx, Wh, lengths)
 
 
 def gru_backward(dh, cache: GRUCache):
@@ -255,13 +307,16 @@ def gru_backward(dh, cache: GRUCache):
     Parameters
     ----------
     dh : ndarray of shape (N, T, H)
-        Upstream gradient of the loss with respect to every hidden state ``h[:, t]``.
+        Upstream gradient of the loss with respect to every hidden state ``h[:, t]``. A gradient
+        with respect to the final state ``cache.h_n`` is added at each sequence's last valid step.
+        Padded steps are ignored.
     cache : GRUCache
         From :func:`gru_forward`.
 
     Returns
     -------
     dx : ndarray of shape (N, T, D)
+        Zero at padded steps.
     dh0 : ndarray of shape (N, H)
     dWx : ndarray of shape (D, 3H)
     dWh : ndarray of shape (H, 3H)
@@ -277,26 +332,50 @@ def gru_backward(dh, cache: GRUCache):
     -----
     Walks ``t = T-1, ..., 0`` carrying :math:`\\partial L/\\partial h_t`. Its direct path back is
     multiplied by the update gate :math:`z_t` (chapter 6, eq. (gru-dh)), which plays the role the
-    forget gate plays for the LSTM cell state.
+    forget gate plays for the LSTM cell state. The loop keeps the gradients of every step's input
+    and hidden pre-activations; the weight gradients, sums over the steps, are then one matrix
+    product each over all N·T steps.
     """
     N, T, H = cache.h.shape
+    D = cache.x.shape[2]
     Dims("gru_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
+    dh = _mask_padded("gru_backward", dh, cache.lengths, T).transpose(1, 0, 2)  # (T, N, H)
     dtype = np.result_type(dh, cache.x)
-    dx = np.empty(cache.x.shape, dtype=dtype)  # (N, T, D)
-    dWx = np.zeros(cache.Wx.shape, dtype=dtype)  # (D, 3H)
-    dWh = np.zeros(cache.Wh.shape, dtype=dtype)  # (H, 3H)
-    dbx = np.zeros(3 * H, dtype=dtype)  # (3H,)
-    dbh = np.zeros(3 * H, dtype=dtype)  # (3H,)
+    # Time-major (T, N, .), as gru_forward stores them: a view, no copy, for its cache.
+    gates, hn, h = (a.transpose(1, 0, 2) for a in (cache.gates, cache.hn, cache.h))
+    dax = np.empty((T, N, 3 * H), dtype=dtype)  # input side [da_r | da_z | da_n] of every step
+    dah = np.empty((T, N, 3 * H), dtype=dtype)  # hidden side [da_r | da_z | da_n * r]
+    Wh_T = np.ascontiguousarray(cache.Wh.T)  # (3H, H)
+    dh_t = np.empty((N, H), dtype=dtype)  # total gradient of h_t
+    work = np.empty((N, H), dtype=dtype)
     dh_next = np.zeros((N, H), dtype=dtype)  # carried from step t+1
     for t in reversed(range(T)):
-        h_prev = cache.h[:, t - 1] if t > 0 else cache.h0
-        step = GRUStepCache(cache.x[:, t], h_prev, cache.gates[:, t], cache.hn[:, t], cache.Wx, cache.Wh)
-        dx[:, t], dh_next, dWx_t, dWh_t, dbx_t, dbh_t = gru_step_backward(dh[:, t] + dh_next, step)
-        dWx += dWx_t
-        dWh += dWh_t
-        dbx += dbx_t
-        dbh += dbh_t
-    return dx, dh_next, dWx, dWh, dbx, dbh
+        r, z, n = gates[t, :, :H], gates[t, :, H : 2 * H], gates[t, :, 2 * H :]
+        dar, daz, dan = dax[t, :, :H], dax[t, :, H : 2 * H], dax[t, :, 2 * H :]
+        h_prev = h[t - 1] if t > 0 else cache.h0
+        np.add(dh[t], dh_next, out=dh_t)
+        np.subtract(1.0, z, out=work)
+        np.square(n, out=dan)
+        np.subtract(1.0, dan, out=dan)
+        dan *= work
+        dan *= dh_t  # da_n = dh * (1 - z) * (1 - n^2)
+        np.multiply(z, work, out=daz)
+        np.subtract(h_prev, n, out=work)
+        daz *= work
+        daz *= dh_t  # da_z = dh * (h_{t-1} - n) * z(1 - z)
+        np.subtract(1.0, r, out=dar)
+        dar *= r
+        dar *= hn[t]
+        dar *= dan  # da_r = da_n * hn * r(1 - r)
+        np.copyto(dah[t, :, : 2 * H], dax[t, :, : 2 * H])
+        np.multiply(dan, r, out=dah[t, :, 2 * H :])
+        np.matmul(dah[t], Wh_T, out=dh_next)
+        dh_next += np.multiply(dh_t, z, out=work)  # dh_{t-1} = dh * z + da_h Wh^T
+    dax_rows, dah_rows = dax.reshape(T * N, 3 * H), dah.reshape(T * N, 3 * H)  # one row per step
+    dx = (dax_rows @ cache.Wx.T).reshape(T, N, D).transpose(1, 0, 2)  # (N, T, D)
+    dWx = cache.x.transpose(1, 0, 2).reshape(T * N, D).T @ dax_rows  # (D, 3H)
+    dWh = cache.h0.T @ dah[0] + h[:-1].reshape((T - 1) * N, H).T @ dah[1:].reshape((T - 1) * N, 3 * H)
+    return np.ascontiguousarray(dx), dh_next, dWx, dWh, dax_rows.sum(axis=0), dah_rows.sum(axis=0)
 
 
 def to_torch(Wx, Wh, bx, bh, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
