@@ -1,4 +1,4 @@
-"""The book's figures: diagrams of unrolled networks and plots of sequences and hidden states.
+"""The book's figures: diagrams of unrolled networks and batches, plots of sequences and hidden states.
 
 Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None), labels its axes
 and returns the ``Axes``, so a notebook can adjust or combine figures.
@@ -9,7 +9,15 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_problem_shape", "plot_unrolled", "plot_hidden_states", "plot_sequences", "plot_bptt_graph"]
+__all__ = [
+    "plot_problem_shape",
+    "plot_unrolled",
+    "plot_hidden_states",
+    "plot_sequences",
+    "plot_bptt_graph",
+    "plot_padded_batch",
+    "plot_packed_batch",
+]
 
 _PROBLEM_SHAPES = ("many-to-one", "one-to-many", "many-to-many")
 _COLOURS = {"x": "#cfe2f3", "h": "#fce5cd", "y": "#d9ead3"}
@@ -218,4 +226,144 @@ def plot_bptt_graph(length: int = 5, k: int | None = None, ax=None):
     title = "backpropagation through time" if k is None else f"truncated BPTT, k = {k}"
     ax.set_title(f"{title}: the unrolled graph with a loss $\\ell_t$ at every step")
     ax.axis("off")
+    return ax
+
+
+_SEQUENCE_COLOURS = ("#cfe2f3", "#fce5cd", "#d9ead3", "#ead1dc", "#fff2cc", "#d0e0e3", "#f4cccc", "#d9d2e9")
+
+
+def _check_lengths(where: str, lengths) -> np.ndarray:
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or not 1 <= lengths.size <= len(_SEQUENCE_COLOURS):
+        raise ValueError(
+            f"{where}: expected lengths of shape (N,) with 1 <= N <= {len(_SEQUENCE_COLOURS)}, "
+            f"got shape {lengths.shape}"
+        )
+    if not np.issubdtype(lengths.dtype, np.integer) or lengths.min() < 1 or lengths.max() > 20:
+        raise ValueError(f"{where}: expected integer lengths in 1..20, got {lengths.tolist()}")
+    return lengths
+
+
+def _cell(ax, x, y, text, colour, hatch=None):
+    ax.add_patch(
+        plt.Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=colour, edgecolor="0.3", hatch=hatch, lw=0.8)
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=9, color="0.1" if hatch is None else "0.45")
+
+
+def _name(n: int, t: int) -> str:
+    """The label of step t (0-based) of sequence n: A1, A2, ..., B1, ..."""
+    return f"{chr(ord('A') + n)}{t + 1}"
+
+
+def plot_padded_batch(lengths, ax=None):
+    """A batch of sequences of unequal length padded to a common length: an (N, T) grid.
+
+    Row n is sequence n (named A, B, ...), column t its step t + 1 (``A3`` is the third element of
+    A); the cells past a sequence's end are padding (grey, hatched, value 0).
+
+    Parameters
+    ----------
+    lengths : array_like of int of shape (N,)
+        The true lengths, 1 <= N <= 8, each in 1..20; ``T = max(lengths)``.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``lengths`` is not a short 1-d array of integers in 1..20.
+
+    Examples
+    --------
+    >>> ax = plot_padded_batch([4, 2, 3])
+    """
+    lengths = _check_lengths("plot_padded_batch", lengths)
+    N, T = lengths.size, int(lengths.max())
+    ax = _axes(ax, (min(6.5, 1.0 + 0.6 * T), 0.8 + 0.5 * N))
+    for n in range(N):
+        for t in range(T):
+            if t < lengths[n]:
+                _cell(ax, t, n, _name(n, t), _SEQUENCE_COLOURS[n])
+            else:
+                _cell(ax, t, n, "0", "0.92", hatch="//")
+    ax.set_xlim(-0.6, T - 0.4)
+    ax.set_ylim(N - 0.4, -0.6)
+    ax.set_xticks(range(T), [str(t + 1) for t in range(T)])
+    ax.set_yticks(range(N), [f"{chr(ord('A') + n)} (length {lengths[n]})" for n in range(N)])
+    ax.set_xlabel("time step $t$")
+    ax.set_ylabel("sequence")
+    ax.set_title(f"padded batch, shape (N, T) = ({N}, {T}); hatched: padding", fontsize=10)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    return ax
+
+
+def plot_packed_batch(lengths, sorted_indices=None, ax=None):
+    """The same batch packed: the valid steps only, time step by time step, as one column of rows.
+
+    The sequences are sorted by decreasing length (``sorted_indices``); the packed ``data`` holds
+    step 1 of every sequence, then step 2 of every sequence still running, and so on, and
+    ``batch_sizes[t]`` counts the sequences still running at step t + 1. Cells are named and coloured
+    as in :func:`plot_padded_batch`.
+
+    Parameters
+    ----------
+    lengths : array_like of int of shape (N,)
+        The true lengths, 1 <= N <= 8, each in 1..20.
+    sorted_indices : array_like of int of shape (N,), optional
+        The order of the sequences in the packed data, longest first (a ``PackedSequence``'s
+        ``sorted_indices``); by default a stable sort of ``lengths``, longest first.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``lengths`` is not a short 1-d array of integers in 1..20, or ``sorted_indices`` is not a
+        permutation that orders them longest first.
+
+    Examples
+    --------
+    >>> ax = plot_packed_batch([4, 2, 3])
+    """
+    lengths = _check_lengths("plot_packed_batch", lengths)
+    N, T = lengths.size, int(lengths.max())
+    order = np.argsort(-lengths, kind="stable") if sorted_indices is None else np.asarray(sorted_indices)
+    if sorted(order.tolist()) != list(range(N)) or np.any(np.diff(lengths[order]) > 0):
+        raise ValueError(
+            f"plot_packed_batch: expected sorted_indices to order lengths {lengths.tolist()} longest "
+            f"first, got {order.tolist()}"
+        )
+    batch_sizes = [int(np.sum(lengths > t)) for t in range(T)]
+    ax = _axes(ax, (min(6.5, 0.5 + 0.45 * (lengths.sum() + 2)), 1.9))
+    i = 0
+    for t, size in enumerate(batch_sizes):
+        start = i
+        for n in order[:size]:
+            _cell(ax, i, 0, _name(int(n), t), _SEQUENCE_COLOURS[n])
+            i += 1
+        ax.plot([start - 0.45, i - 0.55], [0.62, 0.62], color="0.3", lw=1.2)
+        ax.text((start + i - 1) / 2, 0.7, f"$t={t + 1}$", ha="center", va="bottom", fontsize=9)
+        ax.text((start + i - 1) / 2, -0.75, str(size), ha="center", va="center", fontsize=10, color="#c0392b")
+    ax.text(-0.7, -0.75, "batch_sizes", ha="right", va="center", fontsize=9, color="#c0392b")
+    ax.text(-0.7, 0, "data", ha="right", va="center", fontsize=9)
+    ax.set_xlim(-2.6, i - 0.4)
+    ax.set_ylim(-1.1, 1.3)
+    ax.set_xticks(range(i))
+    ax.tick_params(labelsize=8, length=0)
+    ax.set_yticks([])
+    ax.set_xlabel("row of the packed data")
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(
+        f"packed: {i} rows, sequences in the order {', '.join(chr(65 + n) for n in order)}", fontsize=10
+    )
     return ax

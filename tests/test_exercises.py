@@ -25,6 +25,7 @@ from companion.exercises import (
     ch04_gradients,
     ch05_lstm,
     ch06_gru,
+    ch07_deep,
 )
 from companion.ref import gru as ref_gru
 from companion.ref import lstm as ref_lstm
@@ -109,6 +110,29 @@ def my_gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
     return (1 - z) * n + z * h_prev
 
 
+def my_num_parameters(mode, input_size, hidden_size, num_layers, bidirectional, proj_size):
+    G = {"RNN": 1, "GRU": 3, "LSTM": 4}[mode]  # gate blocks
+    dirs = 2 if bidirectional else 1
+    S = proj_size or hidden_size  # the size of the state passed on
+    total = 0
+    for layer in range(num_layers):
+        inputs = input_size if layer == 0 else dirs * S
+        per_direction = G * hidden_size * (inputs + S + 2) + proj_size * hidden_size
+        total += dirs * per_direction
+    return total
+
+
+def my_rnn_forward_lengths(x, h0, Wx, Wh, b, lengths):
+    N, T, _ = x.shape
+    h, h_n = np.zeros((N, T, h0.shape[1])), h0.copy()
+    for t in range(T):
+        running = (t < lengths)[:, None]  # (N, 1): the sequences still running at step t
+        new = np.tanh(x[:, t] @ Wx + h_n @ Wh + b)
+        h_n = np.where(running, new, h_n)  # an ended sequence keeps its state
+        h[:, t] = np.where(running, new, 0.0)  # and has no output
+    return h, h_n
+
+
 SOLUTIONS = [
     (ex.check_window_features, my_window_features),
     (ex.check_linear_recurrence, my_linear_recurrence),
@@ -120,6 +144,8 @@ SOLUTIONS = [
     (ex.check_step_jacobian, my_step_jacobian),
     (ex.check_lstm_step_forward, my_lstm_step_forward),
     (ex.check_gru_step_forward, my_gru_step_forward),
+    (ex.check_num_parameters, my_num_parameters),
+    (ex.check_rnn_forward_lengths, my_rnn_forward_lengths),
 ]
 
 
@@ -323,6 +349,31 @@ def gru_zrn(x, h_prev, Wx, Wh, bx, bh):
     return (1 - z) * n + z * h_prev
 
 
+def count_every_layer_reads_d(mode, input_size, hidden_size, num_layers, bidirectional, proj_size):
+    G, dirs = {"RNN": 1, "GRU": 3, "LSTM": 4}[mode], 1 + bidirectional
+    return num_layers * dirs * G * hidden_size * (input_size + hidden_size + 2)
+
+
+def count_one_direction(mode, input_size, hidden_size, num_layers, bidirectional, proj_size):
+    return my_num_parameters(mode, input_size, hidden_size, num_layers, bidirectional, proj_size) // (
+        1 + bidirectional
+    )
+
+
+def count_as_float(mode, input_size, hidden_size, num_layers, bidirectional, proj_size):
+    return float(my_num_parameters(mode, input_size, hidden_size, num_layers, bidirectional, proj_size))
+
+
+def rnn_lengths_ignored(x, h0, Wx, Wh, b, lengths):
+    h = my_rnn_forward(x, h0, Wx, Wh, b)
+    return h, h[:, -1]
+
+
+def rnn_lengths_last_column(x, h0, Wx, Wh, b, lengths):
+    h, _ = my_rnn_forward_lengths(x, h0, Wx, Wh, b, lengths)
+    return h, h[:, -1]
+
+
 def raises_inside(x, h_prev, Wx, Wh, b):
     return np.tanh(Wx @ x + Wh @ h_prev + b)  # column-vector habit: shapes do not line up
 
@@ -392,6 +443,23 @@ WRONG = [
     (ex.check_gru_step_forward, gru_chung_interpolation, r"interpolation is reversed"),
     (ex.check_gru_step_forward, gru_cho_reset, r"reset gate is applied before the matrix product"),
     (ex.check_gru_step_forward, gru_zrn, r"The gates are read in the order z, r, n"),
+    (
+        ex.check_num_parameters,
+        count_every_layer_reads_d,
+        r"your count is 300; torch.nn has 330\. Every layer is counted with D inputs",
+    ),
+    (ex.check_num_parameters, count_one_direction, r"Only one direction is counted"),
+    (ex.check_num_parameters, count_as_float, r"your function returned a float; expected an int"),
+    (
+        ex.check_rnn_forward_lengths,
+        rnn_lengths_ignored,
+        r"h and h_n differ from the reference .*The padded steps are run like real ones",
+    ),
+    (
+        ex.check_rnn_forward_lengths,
+        rnn_lengths_last_column,
+        r"h_n differs from the reference .*; h is correct\. h_n is taken at the last column",
+    ),
 ]
 
 
@@ -476,6 +544,12 @@ EXERCISES = [
         lambda: ch05_lstm._gated_cases(601, 3, True),
         ("x", "h_prev", "Wx", "Wh", "bx", "bh"),
     ),
+    (
+        ex.check_rnn_forward_lengths,
+        ch07_deep._LENGTHS,
+        ch07_deep._lengths_cases,
+        ("x", "h0", "Wx", "Wh", "b", "lengths"),
+    ),
 ]
 
 MISTAKES = [
@@ -546,3 +620,42 @@ def test_notebook_solutions_are_the_tested_ones():
                     assert ast.unparse(node) == tested[node.name], (
                         f"{path.name}: {node.name} differs from the tested solution"
                     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapter 7's parameter count: the reference is torch.nn's, and each known mistake has its message.
+
+
+@pytest.mark.parametrize(
+    "mode, num_layers, bidirectional, proj_size",
+    [(m, 1, False, 0) for m in ("RNN", "GRU", "LSTM")]
+    + [(m, 2, True, 0) for m in ("RNN", "GRU", "LSTM")]
+    + [("LSTM", 3, True, 2), ("LSTM", 2, False, 4)],
+)
+def test_parameter_count_reference_is_torchs(mode, num_layers, bidirectional, proj_size):
+    torch = pytest.importorskip("torch")
+    kwargs = {"proj_size": proj_size} if proj_size else {}
+    layer = getattr(torch.nn, mode)(3, 5, num_layers, bidirectional=bidirectional, **kwargs)
+    case = {
+        "mode": mode,
+        "input_size": 3,
+        "hidden_size": 5,
+        "num_layers": num_layers,
+        "bidirectional": bidirectional,
+        "proj_size": proj_size,
+    }
+    assert ch07_deep._count(case) == sum(p.numel() for p in layer.parameters())
+
+
+@pytest.mark.parametrize("k", range(len(ch07_deep._COUNT_MISTAKES)))
+def test_each_parameter_count_mistake_is_recognised(k):
+    mistake = ch07_deep._COUNT_MISTAKES[k]
+    cases = ch07_deep._COUNT_CASES
+    keys = ("mode", "input_size", "hidden_size", "num_layers", "bidirectional", "proj_size")
+
+    def fn(*values):
+        return mistake.outputs(next(c for c in cases if tuple(c[key] for key in keys) == values))
+
+    with pytest.raises(ex.ExerciseError) as info:
+        ex.check_num_parameters(fn)
+    assert mistake.says in str(info.value)

@@ -52,3 +52,46 @@ def test_sequences_plot_one_line_per_series():
     assert len(ax.lines) == 2 and ax.get_legend() is not None
     with pytest.raises(ValueError, match=r"expected each series of shape \(T,\)"):
         plots.plot_sequences(np.ones((2, 2)))
+
+
+def test_padded_batch_draws_every_valid_step_and_hatches_the_padding():
+    lengths = [4, 2, 5]
+    ax = plots.plot_padded_batch(lengths)
+    patches = ax.patches
+    assert len(patches) == 3 * 5
+    assert sum(bool(p.get_hatch()) for p in patches) == 3 * 5 - sum(lengths)
+    labels = [t.get_text() for t in ax.texts]
+    assert {s for s in labels if s != "0"} == {
+        f"{'ABC'[n]}{t + 1}" for n in range(3) for t in range(lengths[n])
+    }
+    assert ax.get_xlabel() and ax.get_ylabel()
+    with pytest.raises(ValueError, match=r"expected lengths of shape \(N,\)"):
+        plots.plot_padded_batch([[4, 2]])
+    with pytest.raises(ValueError, match=r"expected integer lengths in 1..20, got \[3, 0\]"):
+        plots.plot_padded_batch([3, 0])
+
+
+@pytest.mark.parametrize("lengths", [[4, 2, 5], [1, 6, 3, 2], [3]])
+def test_packed_batch_shows_the_rows_and_batch_sizes_of_torch_packing(lengths):
+    torch = pytest.importorskip("torch")
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    N, T = len(lengths), max(lengths)
+    codes = torch.tensor([[100 * n + t for t in range(T)] for n in range(N)], dtype=torch.float64)  # (N, T)
+    packed = pack_padded_sequence(
+        codes[..., None], torch.tensor(lengths), batch_first=True, enforce_sorted=False
+    )
+    want = [f"{chr(65 + int(c) // 100)}{int(c) % 100 + 1}" for c in packed.data[:, 0]]
+    ax = plots.plot_packed_batch(lengths, sorted_indices=packed.sorted_indices.tolist())
+    cells = [t.get_text() for t in ax.texts if t.get_text()[:1].isalpha() and t.get_text()[1:].isdigit()]
+    assert cells == want
+    sizes = [t.get_text() for t in ax.texts if t.get_color() == "#c0392b" and t.get_text().isdigit()]
+    assert sizes == [str(s) for s in packed.batch_sizes.tolist()]
+    assert cells == [t.get_text() for t in plots.plot_packed_batch(lengths).texts if t.get_text() in cells]
+
+
+def test_packed_batch_refuses_an_order_that_is_not_longest_first():
+    with pytest.raises(
+        ValueError, match=r"expected sorted_indices to order lengths \[4, 2, 5\] longest first"
+    ):
+        plots.plot_packed_batch([4, 2, 5], sorted_indices=[0, 1, 2])

@@ -21,11 +21,14 @@ ch.   check                                the reader writes
 4     :func:`.check_step_jacobian`         ``fn(x, h_prev, Wx, Wh, b)``: one step's Jacobian
 5     :func:`.check_lstm_step_forward`     ``fn(x, h_prev, c_prev, Wx, Wh, b)``: one LSTM step
 6     :func:`.check_gru_step_forward`      ``fn(x, h_prev, Wx, Wh, bx, bh)``: one GRU step
+7     :func:`.check_num_parameters`        ``fn(mode, input_size, ...)``: a deep layer's size
+7     :func:`.check_rnn_forward_lengths`   ``fn(x, h0, Wx, Wh, b, lengths)``: a padded batch
 ====  ===================================  ===================================================
 
 The checks live in :mod:`~companion.exercises.ch01_sequences`, :mod:`~companion.exercises.ch02_hidden_state`,
 :mod:`~companion.exercises.ch03_bptt`, :mod:`~companion.exercises.ch04_gradients`,
-:mod:`~companion.exercises.ch05_lstm` and :mod:`~companion.exercises.ch06_gru`, what they report in
+:mod:`~companion.exercises.ch05_lstm`, :mod:`~companion.exercises.ch06_gru` and
+:mod:`~companion.exercises.ch07_deep`, what they report in
 :mod:`~companion.exercises.report`; this package re-exports them all, so
 ``from companion.exercises import check_rnn_step_forward`` works.
 
@@ -38,6 +41,7 @@ from companion.exercises.ch03_bptt import check_rnn_backward, check_rnn_step_bac
 from companion.exercises.ch04_gradients import check_clip_by_norm, check_step_jacobian
 from companion.exercises.ch05_lstm import check_lstm_step_forward
 from companion.exercises.ch06_gru import check_gru_step_forward
+from companion.exercises.ch07_deep import check_num_parameters, check_rnn_forward_lengths
 from companion.exercises.report import CheckPassed, ExerciseError
 
 __all__ = [
@@ -53,4 +57,6 @@ __all__ = [
     "check_step_jacobian",
     "check_lstm_step_forward",
     "check_gru_step_forward",
+    "check_num_parameters",
+    "check_rnn_forward_lengths",
 ]

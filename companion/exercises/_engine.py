@@ -1,4 +1,4 @@
-"""The machinery behind the exercise checks of every chapter (chapters 1 to 6).
+"""The machinery behind the exercise checks of every chapter.
 
 An :class:`_Exercise` describes one check: the outputs the reader's function returns, the reference
 that computes them, and the known mistakes (:class:`_Mistake`) that a wrong answer is compared with.

@@ -1,4 +1,4 @@
-"""What an exercise check reports, for the checks of every chapter (chapters 1 to 6).
+"""What an exercise check reports, for the checks of every chapter.
 
 A check returns a :class:`CheckPassed` when the reader's function agrees with the reference on every
 case, and raises an :class:`ExerciseError` whose message names the fault otherwise.
