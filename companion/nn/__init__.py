@@ -12,6 +12,7 @@ each sequence's last valid output). Bad input raises :class:`ShapeError` or :cla
 ``RuntimeError`` as in ``torch.nn``.
 """
 
+from companion.nn.attention import AdditiveAttention, DotProductAttention
 from companion.nn.cells import GRUCell, LSTMCell, RNNCell
 from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.layers import GRU, LSTM, RNN
@@ -29,4 +30,6 @@ __all__ = [
     "lengths_to_mask",
     "last_valid",
     "masked_mean",
+    "AdditiveAttention",
+    "DotProductAttention",
 ]
