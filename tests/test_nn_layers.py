@@ -200,3 +200,32 @@ def test_layer_is_the_cell_unrolled_and_trains():
         optimiser.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_bad_variable_length_input_names_what_was_expected():
+    x = torch.zeros(N, T, D)
+    lstm = cnn.LSTM(D, H, num_layers=2, bidirectional=True, batch_first=True)
+    h0 = torch.zeros(2, N, H)  # one layer's worth: 2 layers x 2 directions need 4
+    with pytest.raises(ValueError, match=r"LSTM: expected h_0 of shape \(4, 3, 6\), got \(2, 3, 6\) "):
+        lstm(x, (h0, torch.zeros(4, N, H)))
+    with pytest.raises(RuntimeError, match=r"num_layers·directions = 4"):
+        lstm(x, (h0, torch.zeros(4, N, H)))
+    with pytest.raises(
+        ValueError, match=r"GRU: expected every length <= 5 \(the padded time axis\), got max length 6"
+    ):
+        cnn.GRU(D, H, batch_first=True)(x, lengths=[6, 2, 1])
+    with pytest.raises(ValueError, match=r"RNN: expected every length >= 1, got \[3, 0, 2\]"):
+        cnn.RNN(D, H, batch_first=True)(x, lengths=[3, 0, 2])
+    with pytest.raises(
+        ValueError, match=r"RNN: expected lengths of shape \(3,\) \(one per sequence\), got \(2,\)"
+    ):
+        cnn.RNN(D, H, batch_first=True)(x, lengths=[3, 2])
+    with pytest.raises(TypeError, match="RNN: expected integer lengths, got a tensor of dtype torch.float32"):
+        cnn.RNN(D, H, batch_first=True)(x, lengths=torch.tensor([3.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match="LSTM: a PackedSequence carries its lengths"):
+        lstm(pack_padded_sequence(x, torch.tensor([5, 3, 2]), batch_first=True), lengths=[5, 3, 2])
+    # Unsorted lengths cannot be packed with enforce_sorted=True (torch refuses); lengths= needs no order.
+    with pytest.raises(RuntimeError, match="sorted in decreasing order"):
+        pack_padded_sequence(x, torch.tensor([2, 5, 3]), batch_first=True, enforce_sorted=True)
+    output, _ = cnn.GRU(D, H, batch_first=True)(torch.randn(N, T, D), lengths=[2, 5, 3])
+    assert output[0, 2:].abs().sum() == 0 and output[1].abs().sum() > 0
