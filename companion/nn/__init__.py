@@ -8,7 +8,9 @@ with dropout between layers, the LSTM's projection, and ``PackedSequence`` or pa
 gradients agree. :mod:`companion.nn.fused` is the layers' fast path (the BPTT of chapter 3 as a custom
 autograd function); :mod:`companion.nn.packing` and :mod:`companion.nn.recurrence` are the parts a
 layer is built from, and :mod:`companion.nn.utils` has helpers for padded batches (masks from lengths,
-each sequence's last valid output). Bad input raises :class:`ShapeError` or :class:`DTypeError`, each also a
+each sequence's last valid output). Chapter 8 adds :mod:`companion.nn.attention`,
+:mod:`companion.nn.seq2seq` (encoder, decoder, teacher forcing) and :mod:`companion.nn.search` (greedy
+decoding and beam search). Bad input raises :class:`ShapeError` or :class:`DTypeError`, each also a
 ``RuntimeError`` as in ``torch.nn``.
 """
 
@@ -16,6 +18,8 @@ from companion.nn.attention import AdditiveAttention, DotProductAttention
 from companion.nn.cells import GRUCell, LSTMCell, RNNCell
 from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.layers import GRU, LSTM, RNN
+from companion.nn.search import Hypotheses, beam_search, greedy_search
+from companion.nn.seq2seq import Decoder, Encoder, Memory, Seq2Seq
 from companion.nn.utils import last_valid, lengths_to_mask, masked_mean
 
 __all__ = [
@@ -32,4 +36,11 @@ __all__ = [
     "masked_mean",
     "AdditiveAttention",
     "DotProductAttention",
+    "Encoder",
+    "Decoder",
+    "Memory",
+    "Seq2Seq",
+    "Hypotheses",
+    "greedy_search",
+    "beam_search",
 ]
