@@ -1,16 +1,31 @@
 """Companion package to the course *Recurrent Neural Networks: from the hidden state to attention*.
 
-Subpackages mirror the chapters of the book:
+Subpackages (import one, and its modules are its attributes: ``import companion.ref`` then
+``help(companion.ref.lstm)``):
 
 ``companion.ref``
-    numpy reference implementations written by hand (forward and backward passes).
+    numpy reference implementations written by hand, forward and backward passes (chapters 1–8).
+``companion.nn``
+    torch modules written from the equations and drop-in compatible with ``torch.nn``: cells, deep
+    and bidirectional layers, attention, encoder–decoder models and their searches (chapters 5–8).
 ``companion.data``
-    data sets that are generated from a seed or ship with the package.
+    data sets that are generated from a seed or ship with the package; nothing is downloaded.
+``companion.exercises``
+    self-checks for the exercises at the end of each chapter.
+
+Modules:
+
+``companion.gradcheck``
+    finite-difference and autograd gradient checks (chapter 3).
+``companion.analysis``
+    Jacobian and gradient norms across time, Pascanu's bound, recurrent initialisers (chapter 4).
+``companion.train``
+    ``fit()``, a training loop with clipping, history, early stopping and a progress bar.
 ``companion.plots``
     the figures of the book.
 
-Importing :mod:`companion` is cheap: it imports neither numpy nor torch; import the submodule you
-need (``from companion.ref import rnn``).
+Importing :mod:`companion` is cheap: it imports neither numpy nor torch; import the subpackage or
+module you need (``from companion.ref import rnn``).
 """
 
 __version__ = "0.1.0"

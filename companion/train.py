@@ -253,6 +253,50 @@ def _next_batch(batches, source, step: int):
         raise ValueError(f"fit: batches ran out after {step} steps; pass at least `steps` batches") from None
 
 
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"Tensor of shape {tuple(value.shape)}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_describe(v) for v in value) + ")"
+    return type(value).__name__
+
+
+def _tuple_hint(returned: list) -> str:
+    """What to say when the model's forward returned a tuple: empty if it did not."""
+    tuples = [out for out in returned if isinstance(out, tuple)]
+    if not tuples:
+        return ""
+    return (
+        f"expected the model to return one tensor, got a tuple {_describe(tuples[0])} (torch.nn.RNN, LSTM "
+        "and GRU return (output, h_n) or (output, (h_n, c_n))): wrap the layer in "
+        "companion.train.Readout(rnn, out_features) for one prediction per sequence (per step with "
+        "every_step=True), or take the part you need inside loss_fn"
+    )
+
+
+def _loss(loss_fn, model: nn.Module, batch) -> torch.Tensor:
+    returned: list = []  # the model's outputs during this call, for the error messages only
+    try:
+        handle = model.register_forward_hook(lambda _module, _args, output: returned.append(output))
+    except RuntimeError:  # modules that take no hooks (TorchScript): no hint, the same checks
+        handle = None
+    try:
+        loss = loss_fn(model, batch)
+    except (TypeError, AttributeError) as error:  # what torch raises when a tuple arrives for a tensor
+        hint = _tuple_hint(returned) if "tuple" in str(error) else ""
+        if not hint:
+            raise
+        raise TypeError(f"fit: loss_fn raised {type(error).__name__} ({error}); {hint}") from error
+    finally:
+        if handle is not None:
+            handle.remove()
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        hint = _tuple_hint(returned)
+        suffix = f"; {hint}" if hint else ""
+        raise ValueError(f"fit: expected loss_fn to return a scalar tensor, got {loss!r:.80}{suffix}")
+    return loss
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable[[nn.Module, Any], torch.Tensor],
@@ -329,6 +373,10 @@ def fit(
     ValueError
         For a non-positive ``steps``, ``eval_every``, ``clip_norm`` or ``clip_value``, an unknown
         ``on_nonfinite``, a loss that is not a scalar tensor, or an iterable that runs out of batches.
+    TypeError
+        When ``loss_fn`` fails on a tuple that the model returned where a tensor was expected (a bare
+        ``torch.nn.LSTM`` returns ``(output, (h_n, c_n))``): the message says so and points to
+        :class:`Readout`.
     FloatingPointError
         With ``on_nonfinite="raise"``, at the first step whose loss or gradient norm is not finite.
 
@@ -371,9 +419,7 @@ def fit(
     try:
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model, _next_batch(batches, source, step))
-            if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
-                raise ValueError(f"fit: expected loss_fn to return a scalar tensor, got {loss!r:.80}")
+            loss = _loss(loss_fn, model, _next_batch(batches, source, step))
             loss.backward()
             value, norm = float(loss.detach()), grad_norm(params)
             history.loss.append(value)

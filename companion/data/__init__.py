@@ -1,2 +1,22 @@
-"""Data for the course: generated from explicit seeds (:mod:`companion.data.tasks`) or shipped with
-the package. Nothing is ever downloaded."""
+"""Data for the course: generated from explicit seeds or shipped with the package. Nothing is ever
+downloaded.
+
+:mod:`~companion.data.tasks` holds the synthetic sequence tasks (numpy, chapter 1 onwards) and
+``companion.data.dates`` the date-format translation pairs of chapter 8 (it imports torch).
+After ``import companion.data`` each module is an attribute of the package, imported the first time
+it is used (``help(companion.data.tasks)``), so reading the numpy tasks never imports torch.
+"""
+
+import importlib
+
+_MODULES = ("dates", "tasks")
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})

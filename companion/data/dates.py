@@ -396,9 +396,9 @@ class CharVocab:
 
         Returns
         -------
-        ids : int64 Tensor of shape (N, T)
+        ids : Tensor of int64 of shape (N, T)
             T = the longest encoded string; the padding id after each string's end.
-        lengths : int64 Tensor of shape (N,)
+        lengths : Tensor of int64 of shape (N,)
             Encoded length of each string (special tokens included).
 
         Raises
@@ -416,7 +416,7 @@ class CharVocab:
         return ids, lengths
 
     def decode_batch(self, ids: Tensor) -> list[str]:
-        """:meth:`decode` each row of an int Tensor of shape (N, T)."""
+        """:meth:`decode` each row of an int tensor of shape (N, T)."""
         if not isinstance(ids, Tensor) or ids.dim() != 2:
             shape = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
             raise ValueError(f"CharVocab.decode_batch: expected ids of shape (N, T), got {shape}")
@@ -428,7 +428,7 @@ def _source_chars() -> str:
     return "".join(sorted(set("".join(names)) | set("0123456789 ,./-'")))
 
 
-#: Every character a source format writes (letters of the English names, digits, `` ,./-'``).
+#: Every character a source format writes, the letters of the English names, digits, space and ``,./-'``.
 SOURCE_VOCAB = CharVocab(_source_chars())
 #: The characters of ``YYYY-MM-DD``.
 TARGET_VOCAB = CharVocab("0123456789-")

@@ -10,8 +10,8 @@ autograd function); :mod:`companion.nn.packing` and :mod:`companion.nn.recurrenc
 layer is built from, and :mod:`companion.nn.utils` has helpers for padded batches (masks from lengths,
 each sequence's last valid output). Chapter 8 adds :mod:`companion.nn.attention`,
 :mod:`companion.nn.seq2seq` (encoder, decoder, teacher forcing) and :mod:`companion.nn.search` (greedy
-decoding and beam search). Bad input raises :class:`ShapeError` or :class:`DTypeError`, each also a
-``RuntimeError`` as in ``torch.nn``.
+decoding and beam search). Bad input raises :class:`~companion.nn.errors.ShapeError` or
+:class:`~companion.nn.errors.DTypeError`, each also a ``RuntimeError`` as in ``torch.nn``.
 """
 
 from companion.nn.attention import AdditiveAttention, DotProductAttention

@@ -265,7 +265,7 @@ def rnn_recurrence(xp: Tensor, h0: Tensor, w_hh: Tensor, mask: Tensor | None, re
         ``x W_ihᵀ + b_ih + b_hh`` for every step, time first.
     h0 : Tensor of shape (N, H)
     w_hh : Tensor of shape (H, H)
-    mask : bool Tensor of shape (T, N, 1) or None
+    mask : Tensor of bool of shape (T, N, 1) or None
         Valid steps; None when every step is valid.
     reverse : bool
         Read the sequence from its end (the backward direction of a bidirectional layer).
@@ -291,7 +291,7 @@ def lstm_recurrence(xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, mask: Tens
         ``x W_ihᵀ + b_ih + b_hh`` for every step, time first.
     h0, c0 : Tensor of shape (N, H)
     w_hh : Tensor of shape (4H, H)
-    mask : bool Tensor of shape (T, N, 1) or None
+    mask : Tensor of bool of shape (T, N, 1) or None
     reverse : bool
 
     Returns
@@ -315,7 +315,7 @@ def gru_recurrence(
     h0 : Tensor of shape (N, H)
     w_hh : Tensor of shape (3H, H)
     b_hh : Tensor of shape (3H,) or None
-    mask : bool Tensor of shape (T, N, 1) or None
+    mask : Tensor of bool of shape (T, N, 1) or None
     reverse : bool
 
     Returns

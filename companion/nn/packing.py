@@ -33,11 +33,11 @@ class Batch(NamedTuple):
     ----------
     x : Tensor of shape (T, N, D)
         Time first, the caller's batch order.
-    mask : bool Tensor of shape (T, N, 1) or None
+    mask : Tensor of bool of shape (T, N, 1) or None
         True at valid steps; None when every step is valid.
-    lengths : int64 Tensor of shape (N,) or None
+    lengths : Tensor of int64 of shape (N,) or None
         The true lengths (on the CPU), None for a dense batch.
-    packed : PackedSequence or None
+    packed : torch.nn.utils.rnn.PackedSequence or None
         The input, if it was packed (its ``batch_sizes`` and orderings are reused for the output).
     batched : bool
         False for an unbatched (T, D) input.
@@ -92,7 +92,7 @@ def as_time_first(where: str, input, input_size: int, batch_first: bool, lengths
     ----------
     where : str
         The module's name, for error messages.
-    input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D); or PackedSequence
+    input : Tensor of shape (N, T, D) or (T, N, D) or (T, D), or torch.nn.utils.rnn.PackedSequence
     input_size : int
         D.
     batch_first : bool

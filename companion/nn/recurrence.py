@@ -47,7 +47,7 @@ def plain_recurrence(
         Only for the GRU (the others fold it into ``xp``).
     w_hr : Tensor of shape (P, H) or None
         The LSTM's projection.
-    mask : bool Tensor of shape (T, N, 1) or None
+    mask : Tensor of bool of shape (T, N, 1) or None
     reverse : bool
 
     Returns
@@ -94,7 +94,7 @@ def run_direction(
     states : tuple of Tensor of shape (N, ·)
     params : tuple
         ``(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)``, absent ones None.
-    mask : bool Tensor of shape (T, N, 1) or None
+    mask : Tensor of bool of shape (T, N, 1) or None
     reverse : bool
     use_fused : bool
         Take the fast path where it exists.

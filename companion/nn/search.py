@@ -51,9 +51,9 @@ class Hypotheses(NamedTuple):
 
     Attributes
     ----------
-    tokens : int64 Tensor of shape (N, T) or (N, k, T)
+    tokens : Tensor of int64 of shape (N, T) or (N, k, T)
         Generated tokens, the end token included, ``pad`` after it; T ≤ ``max_len``.
-    lengths : int64 Tensor of shape (N,) or (N, k)
+    lengths : Tensor of int64 of shape (N,) or (N, k)
         Number of tokens of each hypothesis, the end token included.
     scores : Tensor of shape (N,) or (N, k)
         ``log_probs / lengths ** alpha``; beam hypotheses best first. A beam slot for which no

@@ -69,7 +69,7 @@ class Memory(NamedTuple):
     ----------
     outputs : Tensor of shape (N, Ts, C)
         Encoder outputs, C = directions · hidden size; zeros at padded positions.
-    mask : bool Tensor of shape (N, Ts)
+    mask : Tensor of bool of shape (N, Ts)
         True at the valid source positions.
     summary : Tensor of shape (N, C)
         Final states of the encoder's top layer, directions concatenated.
@@ -143,8 +143,8 @@ class Encoder(nn.Module):
 
         Parameters
         ----------
-        src : int64 Tensor of shape (N, Ts)
-        lengths : int Tensor of shape (N,)
+        src : Tensor of int64 of shape (N, Ts)
+        lengths : Tensor of int of shape (N,)
             True length of each source, in [1, Ts].
 
         Returns
@@ -249,7 +249,7 @@ class Decoder(nn.Module):
 
         Parameters
         ----------
-        tgt_in : int64 Tensor of shape (N, Tt)
+        tgt_in : Tensor of int64 of shape (N, Tt)
             The previous token of every position (start token, then the target shifted right).
         state : Tensor of shape (L, N, H), or a pair for an LSTM
         memory : Memory
@@ -338,9 +338,9 @@ class Seq2Seq(nn.Module):
 
         Parameters
         ----------
-        src : int64 Tensor of shape (N, Ts)
-        src_lengths : int Tensor of shape (N,)
-        tgt_in : int64 Tensor of shape (N, Tt)
+        src : Tensor of int64 of shape (N, Ts)
+        src_lengths : Tensor of int of shape (N,)
+        tgt_in : Tensor of int64 of shape (N, Tt)
             Start token, then the target without its last token.
 
         Returns
@@ -389,8 +389,8 @@ class Seq2Seq(nn.Module):
 
         Parameters
         ----------
-        src : int64 Tensor of shape (N, Ts)
-        src_lengths : int Tensor of shape (N,)
+        src : Tensor of int64 of shape (N, Ts)
+        src_lengths : Tensor of int of shape (N,)
         max_len : int
             Most tokens generated per example, the end token included.
         alpha : float, default 0.0
@@ -414,8 +414,8 @@ class Seq2Seq(nn.Module):
 
         Parameters
         ----------
-        src : int64 Tensor of shape (N, Ts)
-        src_lengths : int Tensor of shape (N,)
+        src : Tensor of int64 of shape (N, Ts)
+        src_lengths : Tensor of int of shape (N,)
         beam_size : int
             k, hypotheses kept and returned per example.
         max_len : int

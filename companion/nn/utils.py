@@ -64,7 +64,7 @@ def lengths_to_mask(lengths, max_len: int | None = None, *, batch_first: bool = 
 
     Parameters
     ----------
-    lengths : sequence of int or integer Tensor of shape (N,)
+    lengths : sequence of int or Tensor of integers of shape (N,)
         True length of each sequence, each in ``[1, max_len]``.
     max_len : int, optional
         The padded length T; by default ``max(lengths)``.
@@ -73,7 +73,7 @@ def lengths_to_mask(lengths, max_len: int | None = None, *, batch_first: bool = 
 
     Returns
     -------
-    mask : bool Tensor of shape (N, T) or (T, N)
+    mask : Tensor of bool of shape (N, T) or (T, N)
         True at valid steps, on the device of ``lengths`` (the CPU for a list).
 
     Raises
@@ -112,7 +112,7 @@ def last_valid(output: Tensor, lengths, *, batch_first: bool = True) -> Tensor:
     ----------
     output : Tensor of shape (N, T, H) if ``batch_first`` else (T, N, H)
         Outputs of a recurrent layer over a padded batch.
-    lengths : sequence of int or integer Tensor of shape (N,)
+    lengths : sequence of int or Tensor of integers of shape (N,)
         True lengths, each in ``[1, T]``.
     batch_first : bool, default True
         Layout of ``output``.
@@ -159,9 +159,9 @@ def masked_mean(output: Tensor, lengths, *, batch_first: bool = True) -> Tensor:
 
     Parameters
     ----------
-    output : floating-point Tensor of shape (N, T, H) if ``batch_first`` else (T, N, H)
+    output : Tensor of floats of shape (N, T, H) if ``batch_first`` else (T, N, H)
         Outputs over a padded batch. Values at padded steps are never read (NaN there is harmless).
-    lengths : sequence of int or integer Tensor of shape (N,)
+    lengths : sequence of int or Tensor of integers of shape (N,)
         True lengths, each in ``[1, T]``.
     batch_first : bool, default True
         Layout of ``output``.
