@@ -158,30 +158,35 @@ class _LSTMRecurrence(torch.autograd.Function):
         T, N, G = acts.shape
         H = G // 4
         d_out = d_out.contiguous()
-        # Local derivatives of the activations, for all steps at once: σ' = σ - σ², tanh' = 1 - tanh².
-        deriv = torch.addcmul(acts, acts, acts, value=-1)
-        g_all = acts[..., 2 * H : 3 * H]
-        deriv[..., 2 * H : 3 * H] = 1 - g_all * g_all
+        # Everything that does not depend on the carried gradients, for all steps at once: with
+        # σ' = σ - σ² and tanh' = 1 - tanh², the pre-activation gradients of one step are
+        #   δ_i = dc ⊙ g σ'(i),  δ_f = dc ⊙ c_{t-1} σ'(f),  δ_g = dc ⊙ i tanh'(g),  δ_o = dh ⊙ tanh(c) σ'(o),
+        # so the loop multiplies dc (and dh) by the precomputed factors m and nothing else.
+        sig_deriv = torch.addcmul(acts, acts, acts, value=-1)  # σ(1 - σ), (T, N, 4H)
+        i_all, f_all, g_all, _ = acts.chunk(4, dim=2)
+        m = torch.empty_like(acts)
+        m_i, m_f, m_g, m_o = m.chunk(4, dim=2)
+        torch.mul(g_all, sig_deriv[..., :H], out=m_i)
+        torch.mul(cprev, sig_deriv[..., H : 2 * H], out=m_f)
+        torch.mul(i_all, 1 - g_all * g_all, out=m_g)
+        torch.mul(tanh_c, sig_deriv[..., 3 * H :], out=m_o)
         k = acts[..., 3 * H :] * (1 - tanh_c * tanh_c)  # ∂h/∂c = o ⊙ (1 - tanh² c), (T, N, H)
         delta = torch.empty_like(acts)  # ∂L/∂(gate pre-activations)
-        i_, f_, g_, _ = (gate.unbind(0) for gate in acts.chunk(4, dim=2))
-        di_, df_, dg_, do_ = (part.unbind(0) for part in delta.chunk(4, dim=2))
-        d_, der_, tc_, k_ = delta.unbind(0), deriv.unbind(0), tanh_c.unbind(0), k.unbind(0)
-        cp_, dout_ = cprev.unbind(0), d_out.unbind(0)
+        m_ifg = m.view(T, N, 4, H)[:, :, :3].unbind(0)  # T x (N, 3, H): the i, f, g factors
+        d_ifg = delta.view(T, N, 4, H)[:, :, :3].unbind(0)
+        d_o, m_o_ = delta[..., 3 * H :].unbind(0), m_o.unbind(0)
+        f_, d_, k_, dout_ = f_all.unbind(0), delta.unbind(0), k.unbind(0), d_out.unbind(0)
         order = _order(T, not ctx.reverse)
         # dh: ∂L/∂h_t with the output's own gradient already added (by the addmm of the step after).
         dh, dc = d_hn + dout_[order[0]], d_cn
         for step, t in enumerate(order):
             if mask is not None:  # frozen steps pass the carried gradient (not the output's) straight through
-                m = mask[t]
-                dh_pass, dc_pass = (dh - dout_[t]) * ~m, dc * ~m
-                dh, dc = dh * m, dc * m
-            torch.mul(dh, tc_[t], out=do_[t])  # ∂L/∂o
+                mt = mask[t]
+                dh_pass, dc_pass = (dh - dout_[t]) * ~mt, dc * ~mt
+                dh, dc = dh * mt, dc * mt
             dc = torch.addcmul(dc, dh, k_[t])  # ∂L/∂c_t
-            torch.mul(dc, g_[t], out=di_[t])  # ∂L/∂i
-            torch.mul(dc, cp_[t], out=df_[t])  # ∂L/∂f
-            torch.mul(dc, i_[t], out=dg_[t])  # ∂L/∂g
-            d_[t].mul_(der_[t])  # through σ and tanh
+            torch.mul(dc.unsqueeze(1), m_ifg[t], out=d_ifg[t])  # δ_i, δ_f, δ_g in one product
+            torch.mul(dh, m_o_[t], out=d_o[t])  # δ_o
             dc = dc * f_[t]  # ∂L/∂c_{t-1}
             if step + 1 < T:  # ∂L/∂h_{t-1} = δ_t W_hh, plus the output gradient of step t-1
                 dh = torch.addmm(dout_[order[step + 1]], d_[t], w_hh)
