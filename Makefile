@@ -1,17 +1,88 @@
 # The course's two commands: `make book` and `make test`. Everything runs inside .venv.
+# A bare `make` lists the targets (`make help`).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test lab install lint unit notebooks book-strict browser site bench clean
+.DEFAULT_GOAL := help
+.PHONY: help book test lab install lint unit notebooks book-strict browser site bench clean
 
+## make help: the targets, one line each (what a bare `make` prints)
+help:
+	@echo "make book         execute the notebooks that changed and build the HTML book into _build/html"
+	@echo "make test         lint, package tests, every notebook under nbval, strict book build, browser check"
+	@echo "make lab          JupyterLab on book/ with the companion package importable"
+	@echo "make install      create .venv with the versions pinned in constraints.txt (TORCH=cpu|cuda, PYTHON=...)"
+	@echo "make lint         ruff check and ruff format --check"
+	@echo "make unit         the package tests (pytest tests/, without the browser test)"
+	@echo "make notebooks    every notebook under nbval, recording what ran in _build/executed"
+	@echo "make book-strict  the book built from those records with warnings as errors"
+	@echo "make browser      find Debian's Chromium for the browser test, or install it (root, apt-get)"
+	@echo "make site         open every page of the built book in headless Chromium"
+	@echo "make bench        time companion's layers against torch.nn (not part of make test)"
+	@echo "make clean        remove _build and .pytest_cache (.venv stays)"
+	@echo "make help         this list"
+
+# Python: the versions constraints.txt resolves on (tests/test_install.py asks pip's resolver).
+PYTHON_MIN := 3.11
+PYTHON_MAX := 3.14
+comma := ,
+PYTHON_CHECK := import sys; v = sys.version_info[:2]; \
+  (($(subst .,$(comma),$(PYTHON_MIN))) <= v <= ($(subst .,$(comma),$(PYTHON_MAX)))) or sys.exit( \
+  "install: $(PYTHON) is Python %d.%d; the course needs Python $(PYTHON_MIN) to $(PYTHON_MAX): " \
+  "pick one with make install PYTHON=python$(PYTHON_MIN) (or a path to it)" % v)
+
+# PyTorch: constraints.txt pins the version, TORCH chooses the build.
+#   TORCH=cpu  (default) the CPU build from PyTorch's CPU wheel index, TORCH_INDEX. A wheel that pip
+#              finds without any index (its find-links) is taken first, and macOS takes PyPI's wheel,
+#              which is a CPU build there.
+#   TORCH=cuda PyPI's wheel: on Linux the CUDA build, with NVIDIA's libraries.
+TORCH         ?= cpu
+TORCH_INDEX   ?= https://download.pytorch.org/whl/cpu
+TORCH_VERSION := $(shell sed -n 's/^torch==\([^ ;]*\).*/\1/p' constraints.txt)
+PIP_VERSION   := $(shell sed -n 's/^pip==\([^ ;]*\).*/\1/p' constraints.txt)
+ifeq ($(TORCH)-$(shell uname -s),cpu-Darwin)
+  TORCH_FROM := pypi
+  TORCH_WHAT := PyTorch $(TORCH_VERSION) from PyPI, a CPU build on macOS (about 110 MB to download)
+else ifeq ($(TORCH),cpu)
+  TORCH_FROM := cpu-index
+  TORCH_WHAT := PyTorch $(TORCH_VERSION), CPU build (about 190 MB to download, 750 MB installed)
+else
+  TORCH_FROM := pypi
+  TORCH_WHAT := PyTorch $(TORCH_VERSION) from PyPI: on Linux the CUDA build (about 2.7 GB to download)
+endif
+
+# The checks come first, so that a wrong interpreter or option stops here with one sentence.
 $(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "install: $(PYTHON) not found; the course needs" \
+	  "Python $(PYTHON_MIN) to $(PYTHON_MAX): pick one with make install PYTHON=python$(PYTHON_MIN)" >&2; exit 1; }
+	@$(PYTHON) -c '$(PYTHON_CHECK)'
+	@case "$(TORCH)" in cpu|cuda) ;; *) echo "install: TORCH=$(TORCH) is not a choice; use" \
+	  "TORCH=cpu (the default) or TORCH=cuda" >&2; exit 1;; esac
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
-	touch $(STAMP)
+	@echo "install [1/3]: pip $(PIP_VERSION) into $(VENV) (2 MB)"
+	$(BIN)/python -m pip install -c constraints.txt pip
+	@echo "install [2/3]: $(TORCH_WHAT)"
+ifeq ($(TORCH_FROM),cpu-index)
+	@if $(BIN)/pip install --quiet --no-deps --no-index "torch==$(TORCH_VERSION)+cpu" 2>/dev/null; then \
+	  echo "install: torch $(TORCH_VERSION)+cpu found without an index (pip's find-links)"; \
+	else \
+	  echo "$(BIN)/pip install --no-deps --extra-index-url $(TORCH_INDEX) torch==$(TORCH_VERSION)+cpu"; \
+	  $(BIN)/pip install --no-deps --extra-index-url $(TORCH_INDEX) "torch==$(TORCH_VERSION)+cpu"; \
+	fi
+else
+	$(BIN)/pip install -c constraints.txt torch
+endif
+	@echo "install [3/3]: the companion package and everything the book and its tests use, at the versions"
+	@echo "  of constraints.txt: numpy, matplotlib, JupyterLab, Jupyter Book, pytest, ruff, Playwright and"
+	@echo "  their dependencies (about 165 packages, about 200 MB to download)"
+	$(BIN)/pip install -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+	@echo "install: done; $(VENV) holds $$(du -sh $(VENV) | cut -f1)"
 
+## make install: create .venv and install the pinned versions (TORCH=cpu|cuda, PYTHON=python3.x)
 install: $(STAMP)
 
 # Each notebook is executed once, by nbval. With --nbval-record (tests/nbval_record.py) every notebook

@@ -24,7 +24,7 @@ import argparse
 import copy
 import shutil
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -139,7 +139,7 @@ class Recorder:
 
 def _iso(seconds: float) -> str:
     """A time in seconds since the epoch as Jupyter writes it: ``2026-01-31T12:00:00.123456Z``."""
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 class StageError(Exception):
