@@ -153,9 +153,10 @@ site: install browser
 	COURSE_REQUIRE_SITE=1 $(BIN)/pytest -p no:cacheprovider tests/test_site.py tests/test_api_docs.py
 
 ## make lab: JupyterLab on book/ with the package importable
-# (Jupyter refuses to run as root without --allow-root: containers and CI machines often are root.)
+# (Jupyter refuses to run as root without --allow-root: containers and CI machines often are root.
+# --KernelManager.transport=ipc: kernels talk over local sockets, not TCP: no "without encryption" warning.)
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=book $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --notebook-dir=book --KernelManager.transport=ipc $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## make bench: time companion's layers against torch.nn side by side (not part of `make test`)
 bench: install
