@@ -1,4 +1,5 @@
-"""The book's figures: diagrams of unrolled networks and batches, plots of sequences and hidden states.
+"""The book's figures: diagrams of unrolled networks and batches, plots of sequences, hidden states and
+attention weights.
 
 Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None), labels its axes
 and returns the ``Axes``, so a notebook can adjust or combine figures.
@@ -17,6 +18,7 @@ __all__ = [
     "plot_bptt_graph",
     "plot_padded_batch",
     "plot_packed_batch",
+    "plot_attention",
 ]
 
 _PROBLEM_SHAPES = ("many-to-one", "one-to-many", "many-to-many")
@@ -366,4 +368,66 @@ def plot_packed_batch(lengths, sorted_indices=None, ax=None):
     ax.set_title(
         f"packed: {i} rows, sequences in the order {', '.join(chr(65 + n) for n in order)}", fontsize=10
     )
+    return ax
+
+
+def _token_labels(tokens) -> list[str]:
+    """Tick labels of a string's characters or a sequence of tokens; a space is shown as ␣."""
+    return ["␣" if t == " " else str(t) for t in tokens]
+
+
+def plot_attention(weights, source, target, ax=None, colorbar: bool = True):
+    """Heat map of one example's attention weights, with the source and output tokens on the axes.
+
+    Row i holds the weights with which output token i read the source positions: the soft
+    alignment of the output to the input. Each row of a decoder's weights sums to 1.
+
+    Parameters
+    ----------
+    weights : array_like of shape (Tt, Ts)
+        Attention weights of the Tt output tokens over the Ts source positions, in [0, 1].
+    source : str or sequence of str
+        The Ts source tokens (a string: its characters), shown along the x-axis.
+    target : str or sequence of str
+        The Tt output tokens, shown down the y-axis (e.g. ``list("1979-05-03") + ["</s>"]``).
+    ax : matplotlib Axes, optional
+    colorbar : bool, default True
+        Draw a colour bar for the weights beside the axes.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is not 2-d, its shape is not (len(target), len(source)), or a weight lies
+        outside [0, 1].
+
+    Examples
+    --------
+    >>> ax = plot_attention(np.eye(3), "abc", "xyz")
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    source, target = _token_labels(source), _token_labels(target)
+    if weights.ndim != 2 or weights.shape != (len(target), len(source)):
+        raise ValueError(
+            f"plot_attention: expected weights of shape (Tt, Ts) = ({len(target)}, {len(source)}) "
+            f"(the target and source lengths), got {weights.shape}"
+        )
+    if weights.size and not (np.all(weights >= 0) and np.all(weights <= 1)):
+        raise ValueError(
+            f"plot_attention: expected weights in [0, 1], got values from {weights.min():.3g} to "
+            f"{weights.max():.3g}"
+        )
+    Tt, Ts = weights.shape
+    ax = _axes(ax, (min(6.5, 1.2 + 0.17 * Ts), 0.9 + 0.17 * Tt))
+    image = ax.imshow(weights, cmap="Greys", vmin=0, vmax=1, aspect="equal", interpolation="nearest")
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label="weight", fraction=0.04, pad=0.02)
+    ax.set_xticks(range(Ts), source, fontsize=8, fontfamily="monospace")
+    ax.set_yticks(range(Tt), target, fontsize=8, fontfamily="monospace")
+    ax.tick_params(length=0, pad=2)
+    ax.set_xlabel("source character")
+    ax.set_ylabel("output character")
     return ax

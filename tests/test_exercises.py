@@ -26,6 +26,7 @@ from companion.exercises import (
     ch05_lstm,
     ch06_gru,
     ch07_deep,
+    ch08_attention,
 )
 from companion.ref import gru as ref_gru
 from companion.ref import lstm as ref_lstm
@@ -133,6 +134,21 @@ def my_rnn_forward_lengths(x, h0, Wx, Wh, b, lengths):
     return h, h_n
 
 
+def my_masked_softmax(scores, mask):
+    keep = mask.any(axis=1, keepdims=True)  # (N, 1): rows with at least one key
+    s = np.where(mask, scores, -np.inf)  # exp(-inf) = 0: masked keys get no weight
+    top = np.where(keep, s.max(axis=1, keepdims=True), 0.0)  # (N, 1): the largest unmasked score
+    e = np.exp(s - top)
+    return e / np.where(keep, e.sum(axis=1, keepdims=True), 1.0)  # a row with no key stays 0
+
+
+def my_beam_step(log_prob, log_probs, beam_size):
+    k, V = log_probs.shape
+    candidates = (log_prob[:, None] + log_probs).ravel()  # (k·V,): every extension, hypothesis-major
+    flat = np.argsort(-candidates, kind="stable")[:beam_size]  # the best beam_size, best first
+    return candidates[flat], flat // V, flat % V
+
+
 SOLUTIONS = [
     (ex.check_window_features, my_window_features),
     (ex.check_linear_recurrence, my_linear_recurrence),
@@ -146,6 +162,8 @@ SOLUTIONS = [
     (ex.check_gru_step_forward, my_gru_step_forward),
     (ex.check_num_parameters, my_num_parameters),
     (ex.check_rnn_forward_lengths, my_rnn_forward_lengths),
+    (ex.check_masked_softmax, my_masked_softmax),
+    (ex.check_beam_step, my_beam_step),
 ]
 
 
@@ -374,6 +392,42 @@ def rnn_lengths_last_column(x, h0, Wx, Wh, b, lengths):
     return h, h[:, -1]
 
 
+def masked_softmax_large_fill(scores, mask):
+    s = np.where(mask, scores, -1e9)
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def masked_softmax_unguarded(scores, mask):
+    s = np.where(mask, scores, -np.inf)
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def masked_softmax_unshifted(scores, mask):
+    e = np.where(mask, np.exp(np.minimum(scores, 1e3)), 0.0)
+    total = e.sum(axis=1, keepdims=True)
+    return e / np.where(total == 0, 1.0, total)
+
+
+def masked_softmax_mask_after(scores, mask):
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True) * mask
+
+
+def beam_step_own_best(log_prob, log_probs, beam_size):
+    best = log_prob + log_probs.max(axis=1)
+    order = np.argsort(-best)[:beam_size]
+    return best[order], order, log_probs.argmax(axis=1)[order]
+
+
+def beam_step_split_wrong(log_prob, log_probs, beam_size):
+    k, V = log_probs.shape
+    candidates = (log_prob[:, None] + log_probs).ravel()
+    flat = np.argsort(-candidates)[:beam_size]
+    return candidates[flat], flat % k, flat // k
+
+
 def raises_inside(x, h_prev, Wx, Wh, b):
     return np.tanh(Wx @ x + Wh @ h_prev + b)  # column-vector habit: shapes do not line up
 
@@ -459,6 +513,20 @@ WRONG = [
         ex.check_rnn_forward_lengths,
         rnn_lengths_last_column,
         r"h_n differs from the reference .*; h is correct\. h_n is taken at the last column",
+    ),
+    (ex.check_masked_softmax, masked_softmax_large_fill, r"gets equal weights 1/T .*-1e9"),
+    (ex.check_masked_softmax, masked_softmax_unguarded, r"p contains NaN .*all masked gives NaN"),
+    (ex.check_masked_softmax, masked_softmax_unshifted, r"p contains NaN .*exp overflows for large scores"),
+    (ex.check_masked_softmax, masked_softmax_mask_after, r"mask is applied after the softmax"),
+    (
+        ex.check_beam_step,
+        beam_step_own_best,
+        r"log_prob and beams differ .*; tokens is correct\. Each hypothesis is extended by its own best token only",
+    ),
+    (
+        ex.check_beam_step,
+        beam_step_split_wrong,
+        r"beams and tokens differ .*; log_prob is correct\. The flat index .* is split the wrong way",
     ),
 ]
 
@@ -550,6 +618,18 @@ EXERCISES = [
         ch07_deep._lengths_cases,
         ("x", "h0", "Wx", "Wh", "b", "lengths"),
     ),
+    (
+        ex.check_masked_softmax,
+        ch08_attention._MASKED_SOFTMAX,
+        ch08_attention._masked_softmax_cases,
+        ("scores", "mask"),
+    ),
+    (
+        ex.check_beam_step,
+        ch08_attention._BEAM_STEP,
+        ch08_attention._beam_cases,
+        ("log_prob", "log_probs", "beam_size"),
+    ),
 ]
 
 MISTAKES = [
@@ -612,8 +692,13 @@ def test_notebook_solutions_are_the_tested_ones():
         for cell in cells:
             if cell["cell_type"] != "code":
                 continue
-            tree = ast.parse(
-                "".join(line for line in cell["source"] if not line.lstrip().startswith(("%", "!")))
+            tree = ast.parse(  # an IPython magic line (%pip, !cmd) parses as a `pass` at its indentation
+                "".join(
+                    line[: len(line) - len(line.lstrip())] + "pass\n"
+                    if line.lstrip().startswith(("%", "!"))
+                    else line
+                    for line in cell["source"]
+                )
             )
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef) and node.name in tested:
@@ -659,3 +744,40 @@ def test_each_parameter_count_mistake_is_recognised(k):
     with pytest.raises(ex.ExerciseError) as info:
         ex.check_num_parameters(fn)
     assert mistake.says in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapter 8: the masked-softmax reference agrees with torch, the beam step with the package's search.
+
+
+def test_masked_softmax_reference_is_the_torch_modules():
+    torch = pytest.importorskip("torch")
+    from companion.nn.attention import masked_softmax
+
+    for case in ch08_attention._masked_softmax_cases():
+        want = masked_softmax(torch.tensor(case["scores"]), torch.tensor(case["mask"])).numpy()
+        np.testing.assert_allclose(ch08_attention._reference_softmax(case)["p"], want, rtol=1e-12, atol=0)
+
+
+def test_beam_step_reference_is_the_second_step_of_the_package_beam_search():
+    """Two steps of companion.nn.search.beam_search on a hand-set table: after the first, the k kept
+    hypotheses are live; the second step must be what the reference computes from them."""
+    torch = pytest.importorskip("torch")
+    from companion.nn.search import beam_search
+
+    rng = np.random.default_rng(0)
+    V, k = 6, 3
+    first = np.log(rng.dirichlet(np.ones(V)))  # (V,): log p(y_1)
+    second = np.log(rng.dirichlet(np.ones(V), size=V))  # (V, V): log p(y_2 | y_1)
+
+    def step(tokens, state):  # state (B,): the number of tokens read so far
+        table = torch.tensor(second)[tokens] if int(state[0]) else torch.tensor(first).expand(len(tokens), V)
+        return table, state + 1, None
+
+    beam = beam_search(step, torch.zeros(1, dtype=torch.int64), 1, beam_size=k, sos=0, eos=V, max_len=2)
+    y1 = np.argsort(-first)[:k]  # the first step keeps the k best first tokens
+    case = {"log_prob": first[y1], "log_probs": second[y1], "beam_size": k}
+    want = ch08_attention._reference_beam(case)
+    np.testing.assert_allclose(beam.log_probs[0].numpy(), want["log_prob"], rtol=1e-12)
+    assert beam.tokens[0, :, 0].tolist() == y1[want["beams"]].tolist()
+    assert beam.tokens[0, :, 1].tolist() == want["tokens"].tolist()

@@ -95,3 +95,21 @@ def test_packed_batch_refuses_an_order_that_is_not_longest_first():
         ValueError, match=r"expected sorted_indices to order lengths \[4, 2, 5\] longest first"
     ):
         plots.plot_packed_batch([4, 2, 5], sorted_indices=[0, 1, 2])
+
+
+def test_attention_heat_map_puts_the_source_and_output_tokens_on_the_axes():
+    weights = np.random.default_rng(0).dirichlet(np.ones(5), size=4)  # (Tt, Ts) = (4, 5), rows sum to 1
+    ax = plots.plot_attention(weights, "3 May", ["0", "5", "-", "</s>"])
+    np.testing.assert_array_equal(ax.images[0].get_array(), weights)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3", "␣", "M", "a", "y"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "5", "-", "</s>"]
+    assert ax.get_xlabel() == "source character" and ax.get_ylabel() == "output character"
+    assert ax.images[0].get_clim() == (0, 1)
+    assert ax.figure.get_size_inches()[0] <= 6.5
+
+
+def test_attention_heat_map_refuses_weights_that_do_not_fit():
+    with pytest.raises(ValueError, match=r"expected weights of shape \(Tt, Ts\) = \(2, 3\) .*got \(3, 2\)"):
+        plots.plot_attention(np.full((3, 2), 0.5), "abc", "xy")
+    with pytest.raises(ValueError, match=r"expected weights in \[0, 1\], got values from -0.5 to 1"):
+        plots.plot_attention(np.array([[1.0, -0.5]]), "ab", "x")

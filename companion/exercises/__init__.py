@@ -23,12 +23,14 @@ ch.   check                                the reader writes
 6     :func:`.check_gru_step_forward`      ``fn(x, h_prev, Wx, Wh, bx, bh)``: one GRU step
 7     :func:`.check_num_parameters`        ``fn(mode, input_size, ...)``: a deep layer's size
 7     :func:`.check_rnn_forward_lengths`   ``fn(x, h0, Wx, Wh, b, lengths)``: a padded batch
+8     :func:`.check_masked_softmax`        ``fn(scores, mask)``: a softmax over unmasked keys
+8     :func:`.check_beam_step`             ``fn(log_prob, log_probs, beam_size)``: a beam step
 ====  ===================================  ===================================================
 
 The checks live in :mod:`~companion.exercises.ch01_sequences`, :mod:`~companion.exercises.ch02_hidden_state`,
 :mod:`~companion.exercises.ch03_bptt`, :mod:`~companion.exercises.ch04_gradients`,
-:mod:`~companion.exercises.ch05_lstm`, :mod:`~companion.exercises.ch06_gru` and
-:mod:`~companion.exercises.ch07_deep`, what they report in
+:mod:`~companion.exercises.ch05_lstm`, :mod:`~companion.exercises.ch06_gru`,
+:mod:`~companion.exercises.ch07_deep` and :mod:`~companion.exercises.ch08_attention`, what they report in
 :mod:`~companion.exercises.report`; this package re-exports them all, so
 ``from companion.exercises import check_rnn_step_forward`` works.
 
@@ -42,6 +44,7 @@ from companion.exercises.ch04_gradients import check_clip_by_norm, check_step_ja
 from companion.exercises.ch05_lstm import check_lstm_step_forward
 from companion.exercises.ch06_gru import check_gru_step_forward
 from companion.exercises.ch07_deep import check_num_parameters, check_rnn_forward_lengths
+from companion.exercises.ch08_attention import check_beam_step, check_masked_softmax
 from companion.exercises.report import CheckPassed, ExerciseError
 
 __all__ = [
@@ -59,4 +62,6 @@ __all__ = [
     "check_gru_step_forward",
     "check_num_parameters",
     "check_rnn_forward_lengths",
+    "check_masked_softmax",
+    "check_beam_step",
 ]

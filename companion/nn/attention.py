@@ -105,7 +105,7 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None, lengths=None, dim
     See Also
     --------
     companion.ref.attention.masked_softmax : the numpy version (last axis).
-    torch.nn.functional.scaled_dot_product_attention : gives NaN for a fully masked row.
+    torch.nn.functional.scaled_dot_product_attention : torch's fused form (boolean masks, True = attend).
 
     Examples
     --------
@@ -351,7 +351,7 @@ class DotProductAttention(_Attention):
 
     See Also
     --------
-    torch.nn.functional.scaled_dot_product_attention : the scaled form; gives NaN for a fully masked row.
+    torch.nn.functional.scaled_dot_product_attention : torch's fused scaled form.
     companion.ref.attention.dot_product_attention_forward : the numpy version with its backward.
 
     Examples
