@@ -112,7 +112,12 @@ class CharLM(nn.Module):
         }
         self.embedding = None if embedding_dim is None else nn.Embedding(vocab_size, embedding_dim, **factory)
         self.rnn = _CELLS[cell](
-            embedding_dim or vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **factory
+            embedding_dim or vocab_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            **factory,
         )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size, **factory)
