@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = [
+    "book_style",
     "plot_problem_shape",
     "plot_unrolled",
     "plot_hidden_states",
@@ -19,9 +20,50 @@ __all__ = [
     "plot_padded_batch",
     "plot_packed_batch",
     "plot_attention",
+    "plot_rnn_cell",
+    "plot_lstm_cell",
+    "plot_gru_cell",
 ]
 
-_PROBLEM_SHAPES = ("many-to-one", "one-to-many", "many-to-many")
+_PROBLEM_SHAPES = ("many-to-one", "one-to-many", "many-to-many", "encoder-decoder")
+
+#: Matplotlib settings of the book's figures: sized for the text column (6.5 in), 200 dpi when saved.
+BOOK_RC = {
+    "figure.figsize": (6.5, 3.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def book_style() -> None:
+    """Apply the book's figure style: :data:`BOOK_RC`, and inline figures at twice the resolution.
+
+    Inside a Jupyter kernel, inline figures are drawn as PNGs at 200 dpi that display at their size
+    in inches (``retina``), so a 6.5-inch figure fills the text column and stays sharp on any screen.
+    Outside one, only the rcParams change.
+
+    Examples
+    --------
+    >>> book_style()
+    """
+    plt.rcParams.update(BOOK_RC)
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # plain Python: rcParams only
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
 _COLOURS = {"x": "#cfe2f3", "h": "#fce5cd", "y": "#d9ead3"}
 
 
@@ -55,13 +97,22 @@ def plot_problem_shape(kind: str, length: int = 4, ax=None):
 
     Parameters
     ----------
-    kind : {"many-to-one", "one-to-many", "many-to-many"}
+    kind : {"many-to-one", "one-to-many", "many-to-many", "encoder-decoder"}
+        ``"encoder-decoder"``: an encoder reads ``length`` inputs into states :math:`h_t`, its last
+        state :math:`z` starts a decoder whose states :math:`s_t` emit ``max(1, length // 2)`` outputs,
+        each fed back as the next step's input: a sequence to a sequence of another length.
     length : int, default 4
-        Number of time steps drawn.
+        Number of time steps drawn (input steps for ``"encoder-decoder"``).
     ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
     """
     if kind not in _PROBLEM_SHAPES:
         raise ValueError(f"plot_problem_shape: expected kind in {_PROBLEM_SHAPES}, got {kind!r}")
+    if kind == "encoder-decoder":
+        return _plot_encoder_decoder(length, max(1, length // 2), ax)
     ax = _axes(ax, (1.2 * length, 2.6))
     for t in range(length):
         takes_input = kind != "one-to-many" or t == 0
@@ -82,12 +133,43 @@ def plot_problem_shape(kind: str, length: int = 4, ax=None):
     return ax
 
 
+def _plot_encoder_decoder(n_in: int, n_out: int, ax=None):
+    ax = _axes(ax, (1.1 * (n_in + n_out), 2.6))
+    for t in range(n_in):
+        _box(ax, t, 1, f"$h_{t + 1}$", "h")
+        _box(ax, t, 0, f"$x_{t + 1}$", "x")
+        _arrow(ax, (t, 0.18), (t, 0.8))
+        if t > 0:
+            _arrow(ax, (t - 0.72, 1), (t - 0.28, 1))
+    for k in range(n_out):
+        t = n_in + k
+        _box(ax, t, 1, f"$s_{k + 1}$", "h")
+        _box(ax, t, 2, f"$y_{k + 1}$", "y")
+        _arrow(ax, (t, 1.2), (t, 1.82))
+        _arrow(ax, (t - 0.72, 1), (t - 0.28, 1), "$z$" if k == 0 else None, (0, 0.16))
+        if k > 0:
+            ax.annotate(
+                "",
+                xy=(t - 0.15, 0.82),
+                xytext=(t - 1 + 0.15, 1.82),
+                arrowprops={"arrowstyle": "->", "color": "0.55", "linestyle": "--"},
+            )
+    ax.axvline(n_in - 0.5, color="0.6", lw=0.8, linestyle=":")
+    ax.text(n_in / 2 - 0.5, 2.35, "encoder", ha="center", fontsize=9, color="0.35")
+    ax.text(n_in + n_out / 2 - 0.5, 2.5, "decoder", ha="center", fontsize=9, color="0.35")
+    ax.set_xlim(-0.6, n_in + n_out - 0.4)
+    ax.set_ylim(-0.5, 2.7)
+    ax.set_title(f"encoder-decoder ({n_in} in, {n_out} out)")
+    ax.axis("off")
+    return ax
+
+
 def plot_unrolled(length: int = 4, ax=None):
     """Diagram of the vanilla RNN folded (a loop) and unrolled over ``length`` steps.
 
     The same three weight matrices label every step: the unrolled network shares its weights.
     """
-    ax = _axes(ax, (1.6 * (length + 2), 3.2))
+    ax = _axes(ax, (min(6.5, 1.1 * (length + 2)), 2.8))
     _box(ax, 0, 0, "$x_t$", "x")
     _box(ax, 0, 1, "$h_t$", "h")
     _box(ax, 0, 2, "$y_t$", "y")
@@ -136,7 +218,7 @@ def plot_hidden_states(h, ax=None, title: str | None = None):
     h = np.asarray(h)
     if h.ndim != 2:
         raise ValueError(f"plot_hidden_states: expected h of shape (T, H), got {h.shape}")
-    ax = _axes(ax, (7, 3))
+    ax = _axes(ax, (6.5, 3))
     image = ax.imshow(h.T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     ax.figure.colorbar(image, ax=ax, label="$h_t$ component")
     ax.set_xlabel("time step $t$")
@@ -155,7 +237,7 @@ def plot_sequences(*series, labels=(), ax=None, xlabel="time step $t$", ylabel="
     labels : sequence of str
         One label per series.
     """
-    ax = _axes(ax, (7, 2.8))
+    ax = _axes(ax, (6.5, 2.8))
     for i, s in enumerate(series):
         s = np.asarray(s)
         if s.ndim != 1:
@@ -202,7 +284,7 @@ def plot_bptt_graph(length: int = 5, k: int | None = None, ax=None):
         raise ValueError(f"plot_bptt_graph: expected length to be an int in 1..12, got {length!r}")
     if k is not None and (not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1):
         raise ValueError(f"plot_bptt_graph: expected k to be None or a positive int, got {k!r}")
-    ax = _axes(ax, (1.5 * (length + 1.5), 3.6))
+    ax = _axes(ax, (min(6.5, 0.75 * (length + 1.5)), 3.2))
     back = {"arrowstyle": "->", "color": "#c0392b", "linestyle": "--", "lw": 1.3}
     _box(ax, 0, 1, "$h_0$", "h")
     for t in range(1, length + 1):
@@ -431,3 +513,6 @@ def plot_attention(weights, source, target, ax=None, colorbar: bool = True):
     ax.set_xlabel("source character")
     ax.set_ylabel("output character")
     return ax
+
+
+from companion.plots_cells import plot_gru_cell, plot_lstm_cell, plot_rnn_cell  # noqa: E402

@@ -1,15 +1,16 @@
-"""The API reference (book/api.md) documents every public name of the package.
+"""The API reference (book/api/, one or two pages per subpackage) documents every public name.
 
 A public name is one listed in the ``__all__`` of a public module (no leading underscore in its
 dotted name). The tests check three things:
 
-- every public module is pulled into book/api.md by an ``automodule`` directive with ``:members:``
-  (or the name by its own ``autofunction``/``autoclass``/``autodata``); a name a package re-exports
-  counts as documented where it is defined;
+- every public module is pulled into one of the pages of book/api/ by an ``automodule`` directive
+  with ``:members:`` (or the name by its own ``autofunction``/``autoclass``/``autodata`` or a
+  ``py:data`` written out); a name a package re-exports counts as documented where it is defined;
 - every public function and class has a docstring, every public constant a ``#:`` comment
   (autodoc skips members without one);
-- in the built book, the API page has an entry (an element with the name's dotted id) for every
-  public name. This part needs a build newer than the package sources and api.md: it is skipped
+- in the built book, the API pages together have an entry (an element with the name's dotted id)
+  for every public name, each on one page only. This part needs a build newer than the package
+  sources and the pages of book/api/: it is skipped
   with the reason when there is none, and fails then only when ``COURSE_REQUIRE_SITE=1``
   (``make site`` sets it, after the strict build).
 
@@ -32,9 +33,10 @@ from sphinx.pycode import ModuleAnalyzer
 import companion
 
 ROOT = Path(__file__).resolve().parents[1]
-API_PAGE = ROOT / "book" / "api.md"
+API_DIR = ROOT / "book" / "api"
+API_PAGES = sorted(API_DIR.glob("*.md"))
 SITE = Path(os.environ.get("COURSE_SITE_DIR", ROOT / "_build" / "html")).resolve()
-BUILT_API = SITE / "book" / "api.html"
+BUILT_API = SITE / "book" / "api"
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import numpydoc_types  # noqa: E402
@@ -66,11 +68,14 @@ NAMES = public_names()
 
 
 def directives() -> dict[str, set[str]]:
-    """Directive name -> set of targets in book/api.md; automodule targets keep their options."""
+    """Directive name -> set of targets in book/api/*.md; automodule targets keep their options.
+
+    A ``py:data`` directive counts as ``autodata`` of ``<its :module:>.<name>``.
+    """
     found: dict[str, set[str]] = {}
-    lines = API_PAGE.read_text().splitlines()
+    lines = [line for page in API_PAGES for line in page.read_text().splitlines()]
     for i, line in enumerate(lines):
-        match = re.match(r"^\.\. (auto\w+):: (\S+)\s*$", line.strip())
+        match = re.match(r"^\.\. (auto\w+|py:data):: (\S+)\s*$", line.strip())
         if not match:
             continue
         kind, target = match.groups()
@@ -81,8 +86,15 @@ def directives() -> dict[str, set[str]]:
             options.append(following.strip())
         if kind == "automodule" and ":members:" in options:
             kind = "automodule-members"
+        if kind == "py:data":
+            module = next((o.split(None, 1)[1] for o in options if o.startswith(":module:")), "")
+            kind, target = "autodata", f"{module}.{target}" if module else target
         found.setdefault(kind, set()).add(target)
     return found
+
+
+def test_the_reference_has_several_pages():
+    assert (API_DIR / "index.md").is_file() and len(API_PAGES) > 2, f"expected the pages of {API_DIR}"
 
 
 def test_names_were_found():
@@ -101,7 +113,9 @@ def test_every_public_name_is_pulled_into_the_api_page():
             continue
         if home in with_members or (home == modname and modname in with_members):
             continue
-        missing.append(f"{modname}.{name} (add `.. automodule:: {home}` with `:members:` to book/api.md)")
+        missing.append(
+            f"{modname}.{name} (add `.. automodule:: {home}` with `:members:` to a page of book/api/)"
+        )
     assert not missing, "public names the API reference would not document:\n" + "\n".join(missing)
 
 
@@ -110,7 +124,7 @@ def test_api_page_documents_only_modules_that_exist():
     for kind, targets in directives().items():
         for target in targets:
             if kind.startswith("automodule"):
-                assert target in modules, f"book/api.md documents {target}, which is not a public module"
+                assert target in modules, f"book/api/ documents {target}, which is not a public module"
 
 
 @pytest.mark.parametrize("modname, name, canonical", NAMES, ids=[f"{m}.{n}" for m, n, _ in NAMES])
@@ -125,27 +139,33 @@ def test_public_names_have_documentation(modname, name, canonical):
         assert ("", name) in comments, f"{canonical} needs a `#:` comment above its assignment"
 
 
-def built_api_page() -> str:
-    """The built API page, if it is newer than everything it is generated from."""
+def built_api_pages() -> dict[str, str]:
+    """The built API pages (name -> HTML), if they are newer than everything they are generated from."""
     require = os.environ.get("COURSE_REQUIRE_SITE") == "1"
-    sources = [API_PAGE, *(ROOT / "companion").rglob("*.py")]
+    sources = [*API_PAGES, *(ROOT / "companion").rglob("*.py")]
     newest = max(p.stat().st_mtime for p in sources)
-    if not BUILT_API.is_file():
-        reason = f"no built API page at {BUILT_API}: run `make book`"
-    elif BUILT_API.stat().st_mtime < newest:
-        reason = f"the built API page {BUILT_API} is older than the package sources: rebuild the book"
+    built = [BUILT_API / f"{page.stem}.html" for page in API_PAGES]
+    if not all(path.is_file() for path in built):
+        reason = f"no built API pages in {BUILT_API}: run `make book`"
+    elif min(path.stat().st_mtime for path in built) < newest:
+        reason = f"the built API pages in {BUILT_API} are older than the package sources: rebuild the book"
     else:
-        return BUILT_API.read_text(encoding="utf-8")
+        return {path.name: path.read_text(encoding="utf-8") for path in built}
     if require:
         pytest.fail(reason)
     pytest.skip(reason)
 
 
-def test_built_api_page_has_an_entry_for_every_public_name():
-    html = built_api_page()
-    ids = set(re.findall(r'\bid="([^"]+)"', html))
-    missing = sorted({canonical for _, _, canonical in NAMES} - ids)
+def test_built_api_pages_have_one_entry_for_every_public_name():
+    entries: dict[str, list[str]] = {}
+    for name, html in built_api_pages().items():
+        for ident in set(re.findall(r'<dt[^>]*\bid="([^"]+)"', html)):
+            entries.setdefault(ident, []).append(name)
+    canonical = {canonical for _, _, canonical in NAMES}
+    missing = sorted(canonical - set(entries))
     assert not missing, f"public names without an entry in {BUILT_API}: {missing}"
+    twice = {name: pages for name, pages in entries.items() if name in canonical and len(pages) > 1}
+    assert not twice, f"public names documented on more than one page: {twice}"
 
 
 # --------------------------------------------------------------------------------------------------

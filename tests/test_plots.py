@@ -32,6 +32,27 @@ def test_problem_shape_draws_inputs_and_outputs_where_the_kind_says(kind):
         plots.plot_problem_shape("many-to-few")
 
 
+def test_encoder_decoder_reads_one_length_and_emits_another():
+    ax = plots.plot_problem_shape("encoder-decoder", length=4)
+    labels = [t.get_text() for t in ax.texts]
+    assert sum(s.startswith("$x_") for s in labels) == 4
+    assert sum(s.startswith("$h_") for s in labels) == 4
+    assert sum(s.startswith("$y_") for s in labels) == sum(s.startswith("$s_") for s in labels) == 2
+    assert "$z$" in labels and "encoder" in labels and "decoder" in labels
+    assert ax.get_title().startswith("encoder-decoder")
+
+
+def test_book_style_sizes_figures_for_the_column_at_200_dpi():
+    with matplotlib.rc_context():
+        assert plots.book_style() is None
+        for key, value in plots.BOOK_RC.items():
+            assert plt.rcParams[key] == (list(value) if isinstance(value, tuple) else value), key
+        assert plt.rcParams["savefig.dpi"] >= 200
+        assert plt.rcParams["figure.figsize"][0] <= 7
+        fig, _ = plt.subplots()
+        assert fig.get_size_inches()[0] <= 7
+
+
 def test_unrolled_diagram_labels_every_recurrent_arrow_with_the_shared_weight():
     ax = plots.plot_unrolled(length=3)
     labels = [t.get_text() for t in ax.texts]

@@ -5,15 +5,25 @@ page is opened in headless Chromium (Debian's ``/usr/bin/chromium``, driven by P
 downloaded browser). For each page the test asserts that
 
 - no request fails and none leaves 127.0.0.1 (the book works offline: math, fonts, scripts, search);
-- the page raises no JavaScript error;
+- the page raises no JavaScript error and logs no console error (a theme error, a 404 such as a
+  missing favicon); the page names a favicon that loads;
 - the local MathJax typeset every equation: one ``mjx-container`` per math element, no TeX error,
   and no raw ``\\(``, ``\\[``, ``$$`` or ``$...\\command...$`` left in the visible text;
-- every ``<img>`` loaded with a non-zero natural size;
+- every ``<img>`` loaded with a non-zero natural size and has alt text that is not a file path;
+- no cell output shows a Markdown table as text (a paragraph starting with ``|``);
+- no display equation or table runs past the text column: one that is wider sits in a container
+  that scrolls sideways and shows a shadow on the side where it continues;
 - every internal link points to a file of the site, and every ``#anchor`` to an id in that file;
 - no cell output shows a Python traceback or an error on stderr;
 
-and that the search page finds "forget gate" in a chapter (the LSTM chapter explains it). A full-page
-screenshot of every page (the top 12,000 pixels of a longer one) is saved in
+Pages open at 1366x900; the chapters and the notation page open again at a phone's 390x844 with the
+same checks of equations and tables. Across the site the tests check that tapping the menu button (☰)
+on a phone opens the book's contents and that it hides and shows them on a desktop; that there is one
+search box; that a search for "forget gate" finds a chapter and a search for "LSTM" lists the LSTM
+chapter among the first three results; that the chapters, their sections and their labelled
+equations are numbered ((5.3) is chapter 5's third); that the API reference is split into pages of
+readable length; and that the references list only cited entries, labelled as the text cites them.
+A full-page screenshot of every page at both sizes (the top 12,000 pixels of a longer one) is saved in
 ``_build/screenshots/`` for inspection.
 
 ``make test`` runs this after the strict build (``make site``). Environment variables:
@@ -54,8 +64,11 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-NOT_PAGES = ("_static", "_sources", "_images", "_sphinx_design_static")
+NOT_PAGES = ("_static", "_sources", "_images", "_sphinx_design_static", "_modules")  # _modules: source
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
 SEARCH_PHRASE = "forget gate"
+API_SCREENS = 40  # the longest API page, in screens of 900 pixels at 1366 (the single page had 98)
 SCREENSHOT_HEIGHT = 12000  # pixels; a screenshot of a longer page shows its top
 RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\$[^$\n]*\\[A-Za-z]+[^$\n]*\$")
 ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|\b[A-Z]\w*(Error|Exception)\b")
@@ -116,16 +129,18 @@ def browser(server):
 class Visit:
     """One page opened in the browser, with everything that happened on the way."""
 
-    def __init__(self, browser, base: str, path: str, redirect: str | None = None):
+    def __init__(self, browser, base: str, path: str, redirect: str | None = None, viewport=DESKTOP):
         self.base = base
         self.outside: list[str] = []
         self.failed: list[str] = []
         self.js_errors: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.console_errors: list[str] = []
+        self.page = browser.new_page(viewport=viewport)
         self.page.route("**/*", self._route)
         self.page.on("requestfailed", self._request_failed)
         self.page.on("response", self._response)
         self.page.on("pageerror", lambda err: self.js_errors.append(str(err)))
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         self.page.goto(base + path, wait_until="load")
         if redirect:  # a page that only forwards to another, such as index.html
             self.page.wait_for_url(urljoin(base + path, redirect))
@@ -145,6 +160,14 @@ class Visit:
     def _response(self, response):
         if response.status >= 400:
             self.failed.append(f"{response.url} (HTTP {response.status})")
+
+    def problems(self) -> list[str]:
+        return (
+            [f"request failed: {f}" for f in self.failed]
+            + [f"request left 127.0.0.1: {u}" for u in self.outside]
+            + [f"JavaScript error: {e}" for e in self.js_errors]
+            + [f"console error: {e}" for e in self.console_errors]
+        )
 
 
 REFRESH = re.compile(r'<meta[^>]+http-equiv="refresh"[^>]+url=([^"]+)"', re.I)
@@ -219,7 +242,43 @@ IMAGES = """async () => {
     img.addEventListener('load', done); img.addEventListener('error', done); setTimeout(done, 10000);
   });
   await Promise.all(images.map(settled));
-  return images.map(img => ({src: img.currentSrc || img.src, w: img.naturalWidth, h: img.naturalHeight}));
+  return images.map(img => ({src: img.currentSrc || img.src, w: img.naturalWidth, h: img.naturalHeight,
+                             alt: img.getAttribute('alt') || ''}));
+}"""
+PATH_LIKE = re.compile(r"(^|/)[^\s/]+\.(png|svg|jpe?g|gif|webp)$|^\.{0,2}/|_images/", re.I)
+
+# Display equations and tables that run past the text column, or scroll with no cue that they do.
+OVERFLOW = """() => {
+  const column = document.querySelector('article.bd-article') || document.body;
+  const edge = column.getBoundingClientRect();
+  const bad = [];
+  const scrolls = e => /auto|scroll/.test(getComputedStyle(e).overflowX);
+  for (const el of column.querySelectorAll('mjx-container[display="true"], table')) {
+    if (!el.getClientRects().length) continue;  // hidden (a collapsed cell)
+    const name = el.tagName === 'TABLE' ? 'table' : 'equation';
+    const text = (el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 50);
+    let box = el;
+    while (box !== column && !scrolls(box)) box = box.parentElement;
+    if (box === column) box = el;
+    const r = box.getBoundingClientRect();
+    if (r.right > edge.right + 1 || r.left < edge.left - 1) {
+      bad.push(`${name} wider than the column (${Math.round(r.width)} > ${Math.round(edge.width)} px) ` +
+               `with no scroll container: ${text}`);
+    } else if (box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).backgroundImage === 'none') {
+      bad.push(`${name} scrolls with no visible cue that it continues: ${text}`);
+    }
+  }
+  return bad;
+}"""
+
+RAW_TABLES = """() => [...document.querySelectorAll('.cell_output p, .output p')]
+  .map(p => p.textContent.trim()).filter(t => t.startsWith('|')).map(t => t.slice(0, 80))"""
+
+FAVICON = """async () => {
+  const link = document.querySelector('link[rel~="icon"]');
+  if (!link) return 'no <link rel="icon">';
+  const response = await fetch(link.href);
+  return response.ok ? null : `favicon ${link.href}: HTTP ${response.status}`;
 }"""
 
 OUTPUT_ERRORS = """() => {
@@ -231,12 +290,13 @@ OUTPUT_ERRORS = """() => {
 
 
 def screenshot(page, path: str) -> None:
-    """Save the whole page, or its top SCREENSHOT_HEIGHT pixels if it is longer (the API reference)."""
+    """Save the whole page, or its top SCREENSHOT_HEIGHT pixels if it is longer, as NAME-WIDTH.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = min(page.evaluate("document.documentElement.scrollHeight"), SCREENSHOT_HEIGHT)
-    clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height}
+    width = page.viewport_size["width"]
+    name = f"{path.removesuffix('.html').replace('/', '__')}-{width}.png"
     page.screenshot(
-        path=SCREENSHOTS / (path.removesuffix(".html").replace("/", "__") + ".png"), full_page=True, clip=clip
+        path=SCREENSHOTS / name, full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height}
     )
 
 
@@ -259,6 +319,12 @@ def test_page(path, site, server, browser):
         for img in page.evaluate(IMAGES):
             if not (img["w"] > 0 and img["h"] > 0):
                 problems.append(f"image not loaded: {img['src']}")
+            if not img["alt"].strip() or PATH_LIKE.search(img["alt"].strip()):
+                problems.append(f"image without alt text (alt={img['alt']!r}): {img['src']}")
+        problems += [f"Markdown table shown as text: {t}" for t in page.evaluate(RAW_TABLES)]
+        problems += page.evaluate(OVERFLOW)
+        favicon = page.evaluate(FAVICON)
+        problems += [favicon] if favicon else []
         hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
         problems += [f"broken link: {b}" for b in broken_links(hrefs, server, site)]
         outputs = page.evaluate(OUTPUT_ERRORS)
@@ -267,10 +333,106 @@ def test_page(path, site, server, browser):
         if "Traceback (most recent call last)" in outputs["text"]:
             problems.append("a Python traceback is shown on the page")
         screenshot(page, path)
-        problems += [f"request failed: {f}" for f in visit.failed]
-        problems += [f"request left 127.0.0.1: {u}" for u in visit.outside]
-        problems += [f"JavaScript error: {e}" for e in visit.js_errors]
+        problems += visit.problems()
         assert not problems, f"{path}:\n  " + "\n  ".join(problems)
+    finally:
+        visit.page.close()
+
+
+def toc_files() -> list[tuple[str, bool]]:
+    """(file, numbered) for every entry of _toc.yml, in order, sections included."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+    def walk(entries, numbered):
+        for entry in entries:
+            yield entry["file"], numbered
+            yield from walk(entry.get("sections", []), numbered)
+
+    files = [(toc["root"], False)]
+    for part in toc.get("parts", []):
+        files += walk(part["chapters"], bool(part.get("numbered")))
+    return files
+
+
+CHAPTERS = [f"{f}.html" for f, numbered in toc_files() if numbered]
+PHONE_PAGES = [p for p in PAGES if p in CHAPTERS or p == "book/notation.html"]
+
+
+@pytest.mark.parametrize("path", PHONE_PAGES or ["book/notation.html"])
+def test_page_on_a_phone(path, site, server, browser):
+    """At 390x844 equations and tables scroll, with a cue, rather than being cut off."""
+    visit = Visit(browser, server, path, viewport=PHONE)
+    try:
+        visit.page.evaluate(TYPESET)
+        problems = visit.page.evaluate(OVERFLOW) + visit.problems()
+        screenshot(visit.page, path)
+        assert not problems, f"{path} at 390x844:\n  " + "\n  ".join(problems)
+    finally:
+        visit.page.close()
+
+
+# A link of the book's contents (the primary sidebar) that a reader can tap: inside the viewport and
+# not covered by anything else.
+CONTENTS_TAPPABLE = """(selector) => [...document.querySelectorAll(selector)].some(a => {
+  const r = a.getBoundingClientRect();
+  if (r.width === 0 || r.bottom < 0 || r.top > innerHeight || r.right < 0 || r.left > innerWidth) return false;
+  const hit = document.elementFromPoint(r.left + Math.min(r.width / 2, 20), r.top + r.height / 2);
+  return hit !== null && (hit === a || a.contains(hit));
+})"""
+BOOK_CONTENTS = "nav.bd-links a.reference, nav.bd-docs-nav a.reference"
+PAGE_CONTENTS = "nav.bd-toc-nav a.nav-link, .bd-sidebar-secondary a.nav-link"
+
+
+def chapter_page(site) -> str:
+    return next((p for p in CHAPTERS if (site / p).is_file()), "book/intro.html")
+
+
+def test_menu_opens_the_book_contents_on_a_phone(site, server, browser):
+    visit = Visit(browser, server, chapter_page(site), viewport=PHONE)
+    page = visit.page
+    try:
+        assert not page.evaluate(CONTENTS_TAPPABLE, BOOK_CONTENTS), (
+            "the book contents show before ☰ is tapped"
+        )
+        page.locator(".primary-toggle:visible").first.click()
+        page.wait_for_timeout(600)  # the drawer slides in
+        assert page.evaluate(CONTENTS_TAPPABLE, BOOK_CONTENTS), (
+            "tapping ☰ at 390x844 did not open the contents"
+        )
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(400)
+        page.locator(".secondary-toggle:visible").first.click()
+        page.wait_for_timeout(600)
+        assert page.evaluate(CONTENTS_TAPPABLE, PAGE_CONTENTS), "the page-contents button opened nothing"
+        assert not visit.problems(), visit.problems()
+    finally:
+        page.close()
+
+
+def test_menu_hides_and_shows_the_book_contents_on_a_desktop(site, server, browser):
+    visit = Visit(browser, server, chapter_page(site), viewport=DESKTOP)
+    page = visit.page
+    try:
+        shown = [page.evaluate(CONTENTS_TAPPABLE, BOOK_CONTENTS)]
+        for _ in range(2):
+            page.locator(".primary-toggle:visible").first.click()
+            page.wait_for_timeout(600)
+            shown.append(page.evaluate(CONTENTS_TAPPABLE, BOOK_CONTENTS))
+        assert shown == [True, False, True], f"book contents visible before/after each click of ☰: {shown}"
+        assert not visit.problems(), visit.problems()
+    finally:
+        page.close()
+
+
+SEARCH_BOXES = """() => [...document.querySelectorAll('.search-button-field, input[type="search"], .search-button')]
+  .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden').length"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_one_search_box(viewport, site, server, browser):
+    visit = Visit(browser, server, chapter_page(site), viewport=viewport)
+    try:
+        assert visit.page.evaluate(SEARCH_BOXES) == 1, "expected one search box or button on the page"
     finally:
         visit.page.close()
 
@@ -280,20 +442,40 @@ def page_text(path: Path) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).lower()
 
 
-def test_search_finds_forget_gate(site, server, browser):
-    visit = Visit(browser, server, "search.html?q=" + SEARCH_PHRASE.replace(" ", "+"))
+def search(browser, server, query: str, snippets: list[str] | None = None) -> list[str]:
+    """The pages the search page lists for ``query``, in its order (one entry per result).
+
+    The text of the results' snippets is appended to ``snippets`` if one is given.
+    """
+    visit = Visit(browser, server, "search.html?q=" + query.replace(" ", "+"))
     try:
-        visit.page.wait_for_function(
-            "() => document.querySelector('#search-results .search-summary, #search-results p')",
+        visit.page.wait_for_function(  # the summary is written once every result is listed
+            "() => document.querySelector('#search-results .search-summary')?.textContent.trim()",
             timeout=20000,
         )
         hrefs = visit.page.evaluate(
-            "() => [...document.querySelectorAll('#search-results li a')].map(a => a.href)"
+            "() => [...document.querySelectorAll('#search-results li > a')].map(a => a.href)"
         )
-        assert not visit.failed and not visit.outside and not visit.js_errors
+        if snippets is not None:
+            snippets += visit.page.evaluate(
+                "() => [...document.querySelectorAll('#search-results li p.context')].map(p => p.textContent)"
+            )
+        assert not visit.problems(), visit.problems()
     finally:
         visit.page.close()
-    pages = {unquote(urlsplit(h).path.lstrip("/")) for h in hrefs if h.startswith(server)}
+    return [unquote(urlsplit(h).path.lstrip("/")) for h in hrefs if h.startswith(server)]
+
+
+def test_search_lists_the_lstm_chapter_among_the_first_three(site, server, browser):
+    snippets: list[str] = []
+    results = search(browser, server, "LSTM", snippets)
+    assert "book/05-lstm.html" in results[:3], f"searching 'LSTM': first results {results[:6]}"
+    raw = sorted({m.group(0)[:60] for s in snippets for m in RAW_TEX.finditer(s)})
+    assert snippets and not raw, f"search snippets show raw TeX: {raw}"
+
+
+def test_search_finds_forget_gate(site, server, browser):
+    pages = set(search(browser, server, SEARCH_PHRASE))
     chapters = {f"book/{nb.stem}.html" for nb in (ROOT / "book").glob("*.ipynb")}
     found = [p for p in sorted(pages & chapters) if SEARCH_PHRASE in page_text(site / p)]
     assert found, (
@@ -303,9 +485,73 @@ def test_search_finds_forget_gate(site, server, browser):
 
 
 def test_every_chapter_in_the_toc_was_built(site):
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
-    missing = [f for f in files if not (site / f"{f}.html").is_file()]
+    missing = [f for f, _ in toc_files() if not (site / f"{f}.html").is_file()]
     assert not missing, f"chapters listed in _toc.yml without a page in {site}: {missing}"
+
+
+def test_chapters_sections_and_equations_are_numbered(site):
+    assert CHAPTERS, "_toc.yml numbers no part (`numbered: true`)"
+    for number, path in enumerate(CHAPTERS, start=1):
+        html = (site / path).read_text(encoding="utf-8")
+        assert f'<h1><span class="section-number">{number}. </span>' in html, (
+            f"{path}: title not numbered {number}"
+        )
+        sections = re.findall(r'<h2><span class="section-number">(\d+)\.(\d+)\. </span>', html)
+        assert sections and {int(c) for c, _ in sections} == {number}, (
+            f"{path}: sections not numbered {number}.n"
+        )
+        eqnos = re.findall(r'<span class="eqno">\(([^)]*)\)', html)
+        wrong = [e for e in eqnos if not re.fullmatch(rf"{number}\.\d+", e)]
+        assert not wrong, f"{path}: equation numbers {wrong} are not of the form ({number}.n)"
+
+
+API_PAGES = [f"{f}.html" for f, _ in toc_files() if f.startswith("book/api")]
+
+
+def test_api_reference_is_split_into_readable_pages(site, server, browser):
+    assert len(API_PAGES) > 1, "the API reference is one page"
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        for path in API_PAGES:
+            assert (site / path).is_file(), f"no API page {path} in {site}"
+            page.goto(server + path, wait_until="load")
+            screens = page.evaluate("document.documentElement.scrollHeight") / DESKTOP["height"]
+            assert screens <= API_SCREENS, f"{path} is {screens:.0f} screens long (at most {API_SCREENS})"
+            if path.endswith("api/index.html"):
+                entry = page.evaluate(
+                    "() => document.getElementById('companion.__version__')?.parentElement.textContent"
+                )
+                assert entry and "str(object=" not in entry, f"__version__ shows str's docstring: {entry!r}"
+        assert page.locator("a:has(span.viewcode-link)").count() > 0, "the API pages link to no source"
+    finally:
+        page.close()
+
+
+CITATION = re.compile(
+    r'<div class="citation" id="([^"]+)"[^>]*>\s*<span class="label">(.*?)</span>\s*</span>', re.S
+)
+AUTHOR_YEAR = re.compile(r"[^\W\d][\w' -]*( and [^\W\d][\w' -]*| et al\.)?, \d{4}[a-z]?")
+
+
+def test_references_are_cited_and_labelled_as_cited(site):
+    html = (site / "book" / "references.html").read_text(encoding="utf-8")
+    entries = {i: re.sub(r"<[^>]+>", "", label).strip("[]") for i, label in CITATION.findall(html)}
+    assert entries, "the references page lists no entry"
+    cited: dict[str, set[str]] = {}
+    for page in CHAPTERS + ["book/notation.html"]:
+        for target, text in re.findall(
+            r'href="references\.html#([^"]+)"[^>]*>(.*?)</a>', (site / page).read_text()
+        ):
+            cited.setdefault(target, set()).add(re.sub(r"<[^>]+>", "", text))
+    problems = [f"[{label}] is cited by no chapter" for i, label in entries.items() if i not in cited]
+    problems += [
+        f"[{label}] is not an author-year label"
+        for label in entries.values()
+        if not AUTHOR_YEAR.fullmatch(label)
+    ]
+    problems += [
+        f"[{entries[i]}] is cited as {sorted(texts)}"
+        for i, texts in cited.items()
+        if i in entries and texts != {entries[i]}
+    ]
+    assert not problems, "references page:\n  " + "\n  ".join(problems)
