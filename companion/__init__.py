@@ -7,7 +7,8 @@ Subpackages (import one, and its modules are its attributes: ``import companion.
     numpy reference implementations written by hand, forward and backward passes (chapters 1–8).
 ``companion.nn``
     torch modules written from the equations and drop-in compatible with ``torch.nn``: cells, deep
-    and bidirectional layers, attention, encoder–decoder models and their searches (chapters 5–8).
+    and bidirectional layers, attention, encoder–decoder models and their searches (chapters 5–8),
+    self-attention, the Transformer layer and linear recurrences by scan (chapter 13).
 ``companion.data``
     data sets that are generated from a seed or ship with the package; nothing is downloaded.
 ``companion.exercises``
@@ -21,8 +22,16 @@ Modules:
     Jacobian and gradient norms across time, Pascanu's bound, recurrent initialisers (chapter 4).
 ``companion.train``
     ``fit()``, a training loop with clipping, history, early stopping and a progress bar.
+``companion.models``
+    the character-level language model, its evaluation (perplexity, bits) and sampling (chapters 9, 10).
+``companion.ngram``
+    count-based n-gram language models, the baselines of chapters 9 and 10.
 ``companion.plots``
     the figures of the book.
+``companion.plots_cells``
+    the cell diagrams of the vanilla RNN, the LSTM and the GRU (chapters 2, 5, 6).
+``companion.plots_music``
+    piano rolls of melodies (chapter 10).
 
 Importing :mod:`companion` is cheap: it imports neither numpy nor torch; import the subpackage or
 module you need (``from companion.ref import rnn``).

@@ -531,7 +531,7 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("check, wrong, fault", WRONG, ids=[w.__name__ for _, w, _ in WRONG])
+@pytest.mark.parametrize("check, wrong, fault", WRONG, ids=lambda v: v.__name__ if callable(v) else "")
 def test_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
     with pytest.raises(ex.ExerciseError) as info:
         check(wrong)
@@ -781,3 +781,420 @@ def test_beam_step_reference_is_the_second_step_of_the_package_beam_search():
     np.testing.assert_allclose(beam.log_probs[0].numpy(), want["log_prob"], rtol=1e-12)
     assert beam.tokens[0, :, 0].tolist() == y1[want["beams"]].tolist()
     assert beam.tokens[0, :, 1].tolist() == want["tokens"].tolist()
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapter 13: causal multi-head self-attention and a scan in log space.
+
+from companion.exercises import ch13_beyond  # noqa: E402
+
+
+def my_causal_self_attention(x, Wq, Wk, Wv, num_heads):
+    N, T, E = x.shape
+    d = E // num_heads
+    q, k, v = (
+        (x @ W).reshape(N, T, num_heads, d).transpose(0, 2, 1, 3) for W in (Wq, Wk, Wv)
+    )  # (N, h, T, d)
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d)  # (N, h, T, T)
+    scores = np.where(np.tril(np.ones((T, T), dtype=bool)), scores, -np.inf)  # key s <= query t
+    p = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    return (p @ v).transpose(0, 2, 1, 3).reshape(N, T, E)  # heads side by side
+
+
+def my_linear_scan(log_a, b, h0):
+    alpha = np.cumsum(log_a, axis=1)  # (N, T, H): log a_1 + ... + log a_t
+    alpha = np.concatenate([np.zeros_like(h0)[:, None], alpha], axis=1)  # (N, T + 1, H), alpha_0 = 0
+    terms = np.concatenate([h0[:, None], b], axis=1)  # (N, T + 1, H): h0, b_1, ..., b_T
+    h = 0.0
+    for sign in (1.0, -1.0):  # the positive and the negative parts, each summed in log space
+        with np.errstate(divide="ignore"):
+            log_part = np.log(np.maximum(sign * terms, 0.0))  # -inf where the part is 0
+        h = h + sign * np.exp(alpha + np.logaddexp.accumulate(log_part - alpha, axis=1))
+    return h[:, 1:]
+
+
+CH13_SOLUTIONS = [
+    (ex.check_causal_self_attention, my_causal_self_attention),
+    (ex.check_linear_scan, my_linear_scan),
+]
+SOLUTIONS.extend(CH13_SOLUTIONS)  # test_every_check_has_a_solution_here reads the list when it runs
+
+
+@pytest.mark.parametrize("check, solution", CH13_SOLUTIONS, ids=lambda f: f.__name__)
+def test_chapter_13_solution_passes_its_check(check, solution):
+    report = check(solution)
+    assert isinstance(report, ex.CheckPassed) and report.cases >= 3
+
+
+def attention_scaled_by_E(x, Wq, Wk, Wv, num_heads):
+    return (
+        my_causal_self_attention(x, Wq, Wk, Wv, 1) if num_heads == 1 else _rescaled(x, Wq, Wk, Wv, num_heads)
+    )
+
+
+def _rescaled(x, Wq, Wk, Wv, num_heads):
+    E = x.shape[2]
+    factor = np.sqrt(np.sqrt(E // num_heads) / np.sqrt(E))  # q k^T / sqrt(E) = (c q)(c k)^T / sqrt(d)
+    return my_causal_self_attention(x, Wq * factor, Wk * factor, Wv, num_heads)
+
+
+def attention_mask_flipped(x, Wq, Wk, Wv, num_heads):
+    return my_causal_self_attention(x[:, ::-1], Wq, Wk, Wv, num_heads)[:, ::-1]
+
+
+def attention_one_head(x, Wq, Wk, Wv, num_heads):
+    E = x.shape[2]
+    factor = np.sqrt(np.sqrt(E) / np.sqrt(E // num_heads))  # keep the per-head scale sqrt(d)
+    return my_causal_self_attention(x, Wq * factor, Wk * factor, Wv, 1)
+
+
+def scan_closed_form(log_a, b, h0):
+    A = np.exp(np.cumsum(log_a, axis=1))  # underflows to 0 on a long sequence
+    return A * (h0[:, None] + np.cumsum(b / A, axis=1))
+
+
+def scan_log_of_b(log_a, b, h0):
+    alpha = np.cumsum(log_a, axis=1)
+    return np.exp(alpha + np.logaddexp.accumulate(np.log(b) - alpha, axis=1)) + np.exp(alpha) * h0[:, None]
+
+
+def scan_without_h0(log_a, b, h0):
+    return my_linear_scan(log_a, b, np.zeros_like(h0))
+
+
+def scan_exclusive(log_a, b, h0):
+    h = my_linear_scan(log_a, b, h0)
+    return np.concatenate([h0[:, None], h[:, :-1]], axis=1)
+
+
+CH13_WRONG = [
+    (ex.check_causal_self_attention, attention_scaled_by_E, r"scaled by 1/sqrt\(E\)"),
+    (ex.check_causal_self_attention, attention_mask_flipped, r"mask is the wrong way round"),
+    (ex.check_causal_self_attention, attention_one_head, r"One head over all E features"),
+    (ex.check_linear_scan, scan_closed_form, r"NaN or infinite .*product of the gates underflows"),
+    (ex.check_linear_scan, scan_log_of_b, r"NaN or infinite .*log\(b\) of a negative b"),
+    (ex.check_linear_scan, scan_without_h0, r"h0 is left out"),
+    (ex.check_linear_scan, scan_exclusive, r"shifted by one step"),
+]
+WRONG.extend(CH13_WRONG)  # test_every_exercise_has_a_wrong_implementation_here reads the list when it runs
+
+
+@pytest.mark.parametrize("check, wrong, fault", CH13_WRONG, ids=[w.__name__ for _, w, _ in CH13_WRONG])
+def test_chapter_13_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
+    with pytest.raises(ex.ExerciseError) as info:
+        check(wrong)
+    message = str(info.value)
+    assert message.startswith(f"✗ {check.__name__}: ") and re.search(fault, message), message
+    assert re.search(r"\[case [^\]]+=", message), "the message says which case failed"
+
+
+@pytest.mark.parametrize(
+    "exercise, cases, args",
+    [
+        (ch13_beyond._ATTENTION, ch13_beyond._attention_cases, ("x", "Wq", "Wk", "Wv", "num_heads")),
+        (ch13_beyond._SCAN, ch13_beyond._scan_cases, ("log_a", "b", "h0")),
+    ],
+)
+def test_chapter_13_every_mistake_differs_from_the_reference(exercise, cases, args):
+    for mistake in exercise.mistakes:
+        differs = [
+            _engine.relative_error(out["y" if "y" in out else "h"], exercise.reference(c)[next(iter(out))])
+            > 1e-3
+            for c in cases()
+            for out in [mistake.outputs(c)]
+            if out
+        ]
+        assert differs and all(differs), mistake.says
+
+
+def test_chapter_13_references_are_the_torch_modules():
+    torch = pytest.importorskip("torch")
+    from companion.nn.scan import linear_scan_loop
+    from companion.nn.transformer import MultiheadAttention
+
+    for case in ch13_beyond._attention_cases():
+        N, T, E = case["x"].shape
+        attention = MultiheadAttention(E, case["num_heads"], bias=False, dtype=torch.float64)
+        with torch.no_grad():
+            attention.in_proj_weight.copy_(
+                torch.tensor(np.concatenate([case[w].T for w in ("Wq", "Wk", "Wv")]))
+            )
+            attention.out_proj.weight.copy_(torch.eye(E, dtype=torch.float64))
+        x = torch.tensor(case["x"])
+        y, _ = attention(x, x, x, is_causal=True, need_weights=False)
+        y = y.detach()
+        np.testing.assert_allclose(
+            ch13_beyond._reference_attention(case)["y"], y.numpy(), rtol=1e-10, atol=1e-12
+        )
+    for case in ch13_beyond._scan_cases():
+        a, b, h0 = (torch.tensor(v) for v in (np.exp(case["log_a"]), case["b"], case["h0"]))
+        np.testing.assert_allclose(
+            ch13_beyond._reference_scan(case)["h"], linear_scan_loop(a, b, h0).numpy(), rtol=1e-12
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapter 10: a melody as a piano-roll matrix, and bits per pitch.
+
+from companion.exercises import ch10_music  # noqa: E402
+
+
+def my_piano_roll(events, low, high, step):
+    frames = [round(duration / step) for _, duration in events]  # each event's length in frames
+    roll = np.zeros((high - low + 1, sum(frames)))  # (P, T): row 0 is the lowest pitch
+    start = 0
+    for (pitch, _), length in zip(events, frames, strict=True):
+        if pitch is not None:  # a rest leaves its frames empty but still moves time on
+            roll[pitch - low, start : start + length] = 1.0
+        start += length
+    return roll
+
+
+def my_bits_per_pitch(nll, ids, is_pitch):
+    pitch = is_pitch[ids[1:]]  # (L - 1,): nll[t] is the loss of the target ids[t + 1]
+    return nll[pitch].mean() / np.log(2), nll.mean() / np.log(2)
+
+
+CH10_SOLUTIONS = [(ex.check_piano_roll, my_piano_roll), (ex.check_bits_per_pitch, my_bits_per_pitch)]
+SOLUTIONS.extend(CH10_SOLUTIONS)  # test_every_check_has_a_solution_here reads the list when it runs
+
+
+@pytest.mark.parametrize("check, solution", CH10_SOLUTIONS, ids=lambda f: f.__name__)
+def test_chapter_10_solution_passes_its_check(check, solution):
+    report = check(solution)
+    assert isinstance(report, ex.CheckPassed) and report.cases == 3
+
+
+def roll_rests_skipped(events, low, high, step):
+    notes = [e for e in events if e[0] is not None]
+    roll = my_piano_roll(notes, low, high, step)
+    return np.pad(roll, ((0, 0), (0, round(sum(d for _, d in events) / step) - roll.shape[1])))
+
+
+def roll_end_inclusive(events, low, high, step):
+    roll, start = my_piano_roll(events, low, high, step) * 0, 0
+    for pitch, duration in events:
+        if pitch is not None:
+            roll[pitch - low, start : start + round(duration / step) + 1] = 1.0
+        start += round(duration / step)
+    return roll
+
+
+def roll_high_pitch_first(events, low, high, step):
+    return my_piano_roll(events, low, high, step)[::-1]
+
+
+def roll_time_by_pitch(events, low, high, step):
+    return my_piano_roll(events, low, high, step).T
+
+
+def roll_only_the_notes(events, low, high, step):
+    return my_piano_roll([e for e in events if e[0] is not None], low, high, step)
+
+
+def bits_at_the_inputs(nll, ids, is_pitch):
+    pitch = is_pitch[ids[:-1]]  # the inputs of the losses, not their targets
+    return nll[pitch].mean() / np.log(2), nll.mean() / np.log(2)
+
+
+def bits_in_nats(nll, ids, is_pitch):
+    return nll[is_pitch[ids[1:]]].mean(), nll.mean()
+
+
+def bits_pitch_over_all(nll, ids, is_pitch):
+    return nll[is_pitch[ids[1:]]].sum() / len(nll) / np.log(2), nll.mean() / np.log(2)
+
+
+CH10_WRONG = [
+    (ex.check_piano_roll, roll_rests_skipped, r"Rests are skipped without moving time on"),
+    (ex.check_piano_roll, roll_end_inclusive, r"one frame too long"),
+    (ex.check_piano_roll, roll_high_pitch_first, r"pitch axis is upside down"),
+    (ex.check_piano_roll, roll_time_by_pitch, r"roll has shape \(25, 13\); expected .* \(transposed\?\)"),
+    (ex.check_piano_roll, roll_only_the_notes, r"roll has shape \(13, 19\); .* rests included"),
+    (ex.check_bits_per_pitch, bits_at_the_inputs, r"bits_per_token is correct\. The pitch positions"),
+    (ex.check_bits_per_pitch, bits_in_nats, r"The losses are in nats"),
+    (ex.check_bits_per_pitch, bits_pitch_over_all, r"divided by the number of all tokens"),
+]
+WRONG.extend(CH10_WRONG)  # test_every_exercise_has_a_wrong_implementation_here reads the list when it runs
+
+
+@pytest.mark.parametrize("check, wrong, fault", CH10_WRONG, ids=[w.__name__ for _, w, _ in CH10_WRONG])
+def test_chapter_10_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
+    with pytest.raises(ex.ExerciseError) as info:
+        check(wrong)
+    message = str(info.value)
+    assert message.startswith(f"✗ {check.__name__}: ")
+    assert re.search(fault, message), message
+    assert re.search(r"\[case [^\]]+=", message), "the message says which case failed"
+
+
+CH10_EXERCISES = [
+    (ex.check_piano_roll, ch10_music._PIANO_ROLL, ch10_music._roll_cases, ("events", "low", "high", "step")),
+    (ex.check_bits_per_pitch, ch10_music._BITS, ch10_music._bits_cases, ("nll", "ids", "is_pitch")),
+]
+CH10_MISTAKES = [(*e, k) for e in CH10_EXERCISES for k in range(len(e[1].mistakes))]
+
+
+@pytest.mark.parametrize(
+    "check, exercise, cases, args, k", CH10_MISTAKES, ids=[f"{m[0].__name__}-{m[4]}" for m in CH10_MISTAKES]
+)
+def test_chapter_10_each_known_mistake_is_recognised(check, exercise, cases, args, k):
+    mistake = exercise.mistakes[k]
+    with pytest.raises(ex.ExerciseError) as info:
+        check(imitate(exercise, cases, args, mistake))
+    assert mistake.says in str(info.value)
+
+
+def test_piano_roll_reference_starts_each_note_at_its_onset():
+    from companion.plots_music import onsets
+
+    for case in ch10_music._roll_cases():
+        roll = ch10_music._roll(case)["roll"]  # (P, T)
+        starts = onsets(case["events"]) / case["step"]
+        for (pitch, duration), start in zip(case["events"], starts, strict=True):
+            if pitch is not None:
+                a, b = round(start), round(start + duration / case["step"])
+                assert roll[pitch - case["low"], a:b].all() and roll[:, a:b].sum() == b - a
+        assert roll.sum() == sum(d for p, d in case["events"] if p is not None) / case["step"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapter 9: bits per character and perplexity, and the distribution that sampling draws from.
+
+from companion.exercises import ch09_lm  # noqa: E402
+
+
+def my_bits_and_perplexity(probs, targets):
+    nll = -np.log2(probs[np.arange(len(targets)), targets])  # (T,): bits for each target
+    return nll.mean(), 2.0 ** nll.mean()
+
+
+def my_sampling_distribution(logits, temperature, top_k):
+    z = logits / temperature  # (N, V)
+    if top_k is not None:
+        kth = np.sort(z, axis=1)[:, -top_k][:, None]  # (N, 1): each row's k-th largest
+        z = np.where(z >= kth, z, -np.inf)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+CH09_SOLUTIONS = [
+    (ex.check_bits_and_perplexity, my_bits_and_perplexity),
+    (ex.check_sampling_distribution, my_sampling_distribution),
+]
+SOLUTIONS.extend(CH09_SOLUTIONS)  # test_every_check_has_a_solution_here reads the list when it runs
+
+
+@pytest.mark.parametrize("check, solution", CH09_SOLUTIONS, ids=lambda f: f.__name__)
+def test_chapter_9_solution_passes_its_check(check, solution):
+    report = check(solution)
+    assert isinstance(report, ex.CheckPassed) and report.cases >= 3
+
+
+def bits_as_nats(probs, targets):
+    nll = -np.log(probs[np.arange(len(targets)), targets])
+    return nll.mean(), np.exp(nll.mean())
+
+
+def perplexity_arithmetic(probs, targets):
+    p = probs[np.arange(len(targets)), targets]
+    return -np.log2(p).mean(), (1.0 / p).mean()
+
+
+def bits_summed(probs, targets):
+    nll = -np.log2(probs[np.arange(len(targets)), targets])
+    return nll.sum(), 2.0 ** nll.sum()
+
+
+def sampling_times_temperature(logits, temperature, top_k):
+    return my_sampling_distribution(logits * temperature**2, temperature, top_k)
+
+
+def sampling_not_renormalised(logits, temperature, top_k):
+    p = my_sampling_distribution(logits, temperature, None)
+    return np.where(my_sampling_distribution(logits, 1.0, top_k) > 0, p, 0.0)
+
+
+def sampling_top_k_ignored(logits, temperature, top_k):
+    return my_sampling_distribution(logits, temperature, None)
+
+
+CH09_WRONG = [
+    (ex.check_bits_and_perplexity, bits_as_nats, r"bits differs .*perplexity is correct\. .*in nats"),
+    (ex.check_bits_and_perplexity, perplexity_arithmetic, r"bits is correct\. .*an arithmetic mean"),
+    (ex.check_bits_and_perplexity, bits_summed, r"summed over the tokens, not averaged"),
+    (ex.check_sampling_distribution, sampling_times_temperature, r"multiplied by the temperature"),
+    (ex.check_sampling_distribution, sampling_not_renormalised, r"are not renormalised"),
+    (ex.check_sampling_distribution, sampling_top_k_ignored, r"top_k is ignored"),
+]
+WRONG.extend(CH09_WRONG)  # test_every_exercise_has_a_wrong_implementation_here reads the list when it runs
+
+
+@pytest.mark.parametrize("check, wrong, fault", CH09_WRONG, ids=[w.__name__ for _, w, _ in CH09_WRONG])
+def test_chapter_9_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
+    with pytest.raises(ex.ExerciseError) as info:
+        check(wrong)
+    message = str(info.value)
+    assert message.startswith(f"✗ {check.__name__}: ") and re.search(fault, message), message
+    assert re.search(r"\[case [^\]]+=", message), "the message says which case failed"
+
+
+CH09_EXERCISES = [
+    (ex.check_bits_and_perplexity, ch09_lm._BITS, ch09_lm._bits_cases, ("probs", "targets")),
+    (
+        ex.check_sampling_distribution,
+        ch09_lm._SAMPLING,
+        ch09_lm._sampling_cases,
+        ("logits", "temperature", "top_k"),
+    ),
+]
+CH09_MISTAKES = [(*e, k) for e in CH09_EXERCISES for k in range(len(e[1].mistakes))]
+
+
+@pytest.mark.parametrize(
+    "check, exercise, cases, args, k", CH09_MISTAKES, ids=[f"{m[0].__name__}-{m[4]}" for m in CH09_MISTAKES]
+)
+def test_chapter_9_each_known_mistake_is_recognised(check, exercise, cases, args, k):
+    mistake = exercise.mistakes[k]
+    with pytest.raises(ex.ExerciseError) as info:
+        check(imitate(exercise, cases, args, mistake))
+    assert mistake.says in str(info.value)
+
+
+def test_bits_reference_is_the_packages_bits_and_perplexity():
+    pytest.importorskip("torch")
+    from companion.models import bits, perplexity
+
+    for case in ch09_lm._bits_cases():
+        nll = -np.log(case["probs"][np.arange(len(case["targets"])), case["targets"]])  # nats
+        want = ch09_lm._reference_bits(case)
+        assert np.isclose(want["bits"], bits(nll), rtol=1e-12)
+        assert np.isclose(want["perplexity"], perplexity(nll), rtol=1e-12)
+        assert np.isclose(want["perplexity"], 2.0 ** want["bits"], rtol=1e-12)
+
+
+def test_sampling_reference_is_what_the_package_draws_from():
+    """companion.models.sample, given fixed logits, draws each token at the reference's rate, and
+    never one the reference gives probability 0."""
+    torch = pytest.importorskip("torch")
+    from companion.models import sample
+
+    class FixedLogits(torch.nn.Module):
+        def __init__(self, z):
+            super().__init__()
+            self.z = torch.nn.Parameter(torch.tensor(z))
+
+        def forward(self, input, state=None):
+            return self.z.expand(1, input.shape[1], -1), state  # (1, T, V): the same at every step
+
+    n = 4000
+    for case in ch09_lm._sampling_cases()[1:3]:  # with a top-k cut, one sharpened and one flattened
+        z = case["logits"][0]  # (V,)
+        want = ch09_lm._reference_sampling({**case, "logits": z[None]})["p"][0]  # (V,)
+        drawn = sample(
+            FixedLogits(z), [0], n, temperature=case["temperature"], top_k=case["top_k"], generator=9
+        )
+        freq = np.bincount(drawn, minlength=len(z)) / n
+        assert np.all(freq[want == 0] == 0)
+        assert np.all(np.abs(freq - want) < 4.5 * np.sqrt(want * (1 - want) / n) + 1e-12), (freq, want)

@@ -8,29 +8,37 @@ wrong shape, gates read in the wrong order, which gradient is wrong and by how m
 mistake recognised by reproducing it (the tanh derivative left out, ``h`` used for ``h_prev``, the
 carried gradient not added ...).
 
-====  ===================================  ===================================================
-ch.   check                                the reader writes
-====  ===================================  ===================================================
-1     :func:`.check_window_features`       ``fn(x, width)``: the last ``width`` inputs per step
-1     :func:`.check_linear_recurrence`     ``fn(x, h0, A, B, C)``: a linear state-space model
-2     :func:`.check_rnn_step_forward`      ``fn(x, h_prev, Wx, Wh, b)``: one tanh RNN step
-2     :func:`.check_rnn_forward`           ``fn(x, h0, Wx, Wh, b)``: the whole sequence
-3     :func:`.check_rnn_step_backward`     ``fn(dh, cache)``: the gradients of one step
-3     :func:`.check_rnn_backward`          ``fn(dh, cache)``: backpropagation through time
-4     :func:`.check_clip_by_norm`          ``fn(grads, max_norm)``: gradient clipping
-4     :func:`.check_step_jacobian`         ``fn(x, h_prev, Wx, Wh, b)``: one step's Jacobian
-5     :func:`.check_lstm_step_forward`     ``fn(x, h_prev, c_prev, Wx, Wh, b)``: one LSTM step
-6     :func:`.check_gru_step_forward`      ``fn(x, h_prev, Wx, Wh, bx, bh)``: one GRU step
-7     :func:`.check_num_parameters`        ``fn(mode, input_size, ...)``: a deep layer's size
-7     :func:`.check_rnn_forward_lengths`   ``fn(x, h0, Wx, Wh, b, lengths)``: a padded batch
-8     :func:`.check_masked_softmax`        ``fn(scores, mask)``: a softmax over unmasked keys
-8     :func:`.check_beam_step`             ``fn(log_prob, log_probs, beam_size)``: a beam step
-====  ===================================  ===================================================
+====  ======================================  ===================================================
+ch.   check                                   the reader writes
+====  ======================================  ===================================================
+1     :func:`.check_window_features`          ``fn(x, width)``: the last ``width`` inputs per step
+1     :func:`.check_linear_recurrence`        ``fn(x, h0, A, B, C)``: a linear state-space model
+2     :func:`.check_rnn_step_forward`         ``fn(x, h_prev, Wx, Wh, b)``: one tanh RNN step
+2     :func:`.check_rnn_forward`              ``fn(x, h0, Wx, Wh, b)``: the whole sequence
+3     :func:`.check_rnn_step_backward`        ``fn(dh, cache)``: the gradients of one step
+3     :func:`.check_rnn_backward`             ``fn(dh, cache)``: backpropagation through time
+4     :func:`.check_clip_by_norm`             ``fn(grads, max_norm)``: gradient clipping
+4     :func:`.check_step_jacobian`            ``fn(x, h_prev, Wx, Wh, b)``: one step's Jacobian
+5     :func:`.check_lstm_step_forward`        ``fn(x, h_prev, c_prev, Wx, Wh, b)``: one LSTM step
+6     :func:`.check_gru_step_forward`         ``fn(x, h_prev, Wx, Wh, bx, bh)``: one GRU step
+7     :func:`.check_num_parameters`           ``fn(mode, input_size, ...)``: a deep layer's size
+7     :func:`.check_rnn_forward_lengths`      ``fn(x, h0, Wx, Wh, b, lengths)``: a padded batch
+8     :func:`.check_masked_softmax`           ``fn(scores, mask)``: a softmax over unmasked keys
+8     :func:`.check_beam_step`                ``fn(log_prob, log_probs, beam_size)``: a beam step
+9     :func:`.check_bits_and_perplexity`      ``fn(probs, targets)``: bits per character, perplexity
+9     :func:`.check_sampling_distribution`    ``fn(logits, temperature, top_k)``: what sampling draws
+10    :func:`.check_piano_roll`               ``fn(events, low, high, step)``: a melody as a matrix
+10    :func:`.check_bits_per_pitch`           ``fn(nll, ids, is_pitch)``: bits per pitch and per token
+13    :func:`.check_causal_self_attention`    ``fn(x, Wq, Wk, Wv, num_heads)``: masked multi-head
+13    :func:`.check_linear_scan`              ``fn(log_a, b, h0)``: a recurrence without a loop
+====  ======================================  ===================================================
 
 The checks live in :mod:`~companion.exercises.ch01_sequences`, :mod:`~companion.exercises.ch02_hidden_state`,
 :mod:`~companion.exercises.ch03_bptt`, :mod:`~companion.exercises.ch04_gradients`,
 :mod:`~companion.exercises.ch05_lstm`, :mod:`~companion.exercises.ch06_gru`,
-:mod:`~companion.exercises.ch07_deep` and :mod:`~companion.exercises.ch08_attention`, what they report in
+:mod:`~companion.exercises.ch07_deep`, :mod:`~companion.exercises.ch08_attention`,
+:mod:`~companion.exercises.ch09_lm`, :mod:`~companion.exercises.ch10_music` and
+:mod:`~companion.exercises.ch13_beyond`, what they report in
 :mod:`~companion.exercises.report`; this package re-exports them all, so
 ``from companion.exercises import check_rnn_step_forward`` works.
 
@@ -45,6 +53,9 @@ from companion.exercises.ch05_lstm import check_lstm_step_forward
 from companion.exercises.ch06_gru import check_gru_step_forward
 from companion.exercises.ch07_deep import check_num_parameters, check_rnn_forward_lengths
 from companion.exercises.ch08_attention import check_beam_step, check_masked_softmax
+from companion.exercises.ch09_lm import check_bits_and_perplexity, check_sampling_distribution
+from companion.exercises.ch10_music import check_bits_per_pitch, check_piano_roll
+from companion.exercises.ch13_beyond import check_causal_self_attention, check_linear_scan
 from companion.exercises.report import CheckPassed, ExerciseError
 
 __all__ = [
@@ -64,4 +75,10 @@ __all__ = [
     "check_rnn_forward_lengths",
     "check_masked_softmax",
     "check_beam_step",
+    "check_bits_and_perplexity",
+    "check_sampling_distribution",
+    "check_piano_roll",
+    "check_bits_per_pitch",
+    "check_causal_self_attention",
+    "check_linear_scan",
 ]

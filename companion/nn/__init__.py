@@ -1,4 +1,4 @@
-"""torch modules written from the equations, drop-in compatible with ``torch.nn`` (chapters 5–7).
+"""torch modules written from the equations, drop-in compatible with ``torch.nn`` (chapters 5–8, 13).
 
 :mod:`companion.nn.cells` holds one step of each recurrence (``RNNCell``, ``LSTMCell``, ``GRUCell``)
 and :mod:`companion.nn.layers` the sequence layers (``RNN``, ``LSTM``, ``GRU``: stacked, bidirectional,
@@ -10,16 +10,29 @@ autograd function); :mod:`companion.nn.packing` and :mod:`companion.nn.recurrenc
 layer is built from, and :mod:`companion.nn.utils` has helpers for padded batches (masks from lengths,
 each sequence's last valid output). Chapter 8 adds :mod:`companion.nn.attention`,
 :mod:`companion.nn.seq2seq` (encoder, decoder, teacher forcing) and :mod:`companion.nn.search` (greedy
-decoding and beam search). Bad input raises :class:`~companion.nn.errors.ShapeError` or
-:class:`~companion.nn.errors.DTypeError`, each also a ``RuntimeError`` as in ``torch.nn``.
+decoding and beam search); chapter 13 adds :mod:`companion.nn.transformer` (self-attention, the
+Transformer encoder layer, a causal decoder block with a key/value cache) and :mod:`companion.nn.scan`
+(linear recurrences computed by a scan, minGRU and minLSTM). Bad input raises
+:class:`~companion.nn.errors.ShapeError` or :class:`~companion.nn.errors.DTypeError`, each also a
+``RuntimeError`` as in ``torch.nn``.
 """
 
 from companion.nn.attention import AdditiveAttention, DotProductAttention
 from companion.nn.cells import GRUCell, LSTMCell, RNNCell
 from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.layers import GRU, LSTM, RNN
+from companion.nn.scan import MinGRU, MinLSTM, linear_scan, linear_scan_blocked
 from companion.nn.search import Hypotheses, beam_search, greedy_search
 from companion.nn.seq2seq import Decoder, Encoder, Memory, Seq2Seq
+from companion.nn.transformer import (
+    DecoderBlock,
+    KVCache,
+    MultiheadAttention,
+    PositionalEncoding,
+    TransformerEncoderLayer,
+    causal_mask,
+    sinusoidal_encoding,
+)
 from companion.nn.utils import last_valid, lengths_to_mask, masked_mean
 
 __all__ = [
@@ -43,4 +56,15 @@ __all__ = [
     "Hypotheses",
     "greedy_search",
     "beam_search",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "DecoderBlock",
+    "KVCache",
+    "PositionalEncoding",
+    "causal_mask",
+    "sinusoidal_encoding",
+    "MinGRU",
+    "MinLSTM",
+    "linear_scan",
+    "linear_scan_blocked",
 ]
