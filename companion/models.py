@@ -64,7 +64,8 @@ class CharLM(nn.Module):
         input matrix in place of the V x E table and the E x 4H matrix.
     num_layers : int, default 1
     cell : {"lstm", "gru", "rnn"}, default "lstm"
-        :class:`companion.nn.LSTM`, :class:`~companion.nn.GRU` or :class:`~companion.nn.RNN` (tanh).
+        :class:`~companion.nn.layers.LSTM`, :class:`~companion.nn.layers.GRU` or
+        :class:`~companion.nn.layers.RNN` (tanh).
     dropout : float, default 0.0
         On the embedding, between recurrent layers and before the read-out, in training mode only.
     device, dtype : optional
@@ -138,6 +139,21 @@ class CharLM(nn.Module):
         return self.embedding(input)  # (N, T, E)
 
     def forward(self, input: Tensor, state=None):
+        """Logits for the next token at every step, and the recurrent state after the last step.
+
+        Parameters
+        ----------
+        input : Tensor of int64 of shape (N, T)
+            Token ids.
+        state : Tensor or tuple of Tensor, optional
+            The state to start from (the layer's ``hx``); zeros if omitted.
+
+        Returns
+        -------
+        logits : Tensor of shape (N, T, V)
+        state : Tensor or tuple of Tensor
+            The layer's final state, to carry into the next chunk (after :func:`detach_state`).
+        """
         output, state = self.rnn(self.drop(self.embed(input)), state)  # (N, T, H)
         return self.head(self.drop(output)), state  # (N, T, V)
 

@@ -44,7 +44,7 @@ BOOK_RC = {
 
 
 def book_style() -> None:
-    """Apply the book's figure style: :data:`BOOK_RC`, and inline figures at twice the resolution.
+    """Apply the book's figure style, ``BOOK_RC``, and draw inline figures at twice the resolution.
 
     Inside a Jupyter kernel, inline figures are drawn as PNGs at 200 dpi that display at their size
     in inches (``retina``), so a 6.5-inch figure fills the text column and stays sharp on any screen.

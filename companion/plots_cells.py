@@ -137,7 +137,7 @@ def plot_lstm_cell(ax=None, highlight: bool = True):
     ----------
     ax : matplotlib Axes, optional
     highlight : bool, default True
-        Draw the cell-state path thick and in :data:`HIGHLIGHT`.
+        Draw the cell-state path thick and in :data:`~companion.plots_cells.HIGHLIGHT`.
 
     Returns
     -------
@@ -207,7 +207,7 @@ def plot_gru_cell(ax=None, highlight: bool = True):
     ----------
     ax : matplotlib Axes, optional
     highlight : bool, default True
-        Draw the carried-state path thick and in :data:`HIGHLIGHT`.
+        Draw the carried-state path thick and in :data:`~companion.plots_cells.HIGHLIGHT`.
 
     Returns
     -------

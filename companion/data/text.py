@@ -301,11 +301,11 @@ def genesis() -> str:
 class Batch(NamedTuple):
     """One chunk of a :class:`StreamBatches` pass."""
 
-    #: Tensor of int64 of shape (N, k): ids at steps s .. s+k-1 of every stream.
+    #: The ids at steps s .. s+k-1 of every stream, an int64 tensor of shape (N, k).
     inputs: Tensor
-    #: Tensor of int64 of shape (N, k): ids at steps s+1 .. s+k, the next token of each input.
+    #: The ids at steps s+1 .. s+k (the next token of each input), an int64 tensor of shape (N, k).
     targets: Tensor
-    #: True for the first chunk of a pass: the carried state must be reset there.
+    #: Whether this is the first chunk of a pass (where the carried state must be reset).
     start: bool
 
 
