@@ -271,6 +271,11 @@ OVERFLOW = """() => {
   return bad;
 }"""
 
+# Code cells and printed outputs that scroll sideways inside the text column.
+CODE_SCROLLS = """() => [...document.querySelectorAll('div.cell pre')]
+  .filter(pre => pre.getClientRects().length && pre.scrollWidth > pre.clientWidth + 1)
+  .map(pre => pre.textContent.trim().split('\\n')[0].slice(0, 60))"""
+
 RAW_TABLES = """() => [...document.querySelectorAll('.cell_output p, .output p')]
   .map(p => p.textContent.trim()).filter(t => t.startsWith('|')).map(t => t.slice(0, 80))"""
 
@@ -323,6 +328,7 @@ def test_page(path, site, server, browser):
                 problems.append(f"image without alt text (alt={img['alt']!r}): {img['src']}")
         problems += [f"Markdown table shown as text: {t}" for t in page.evaluate(RAW_TABLES)]
         problems += page.evaluate(OVERFLOW)
+        problems += [f"code block scrolls sideways: {t}" for t in page.evaluate(CODE_SCROLLS)]
         favicon = page.evaluate(FAVICON)
         problems += [favicon] if favicon else []
         hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
