@@ -276,6 +276,16 @@ CODE_SCROLLS = """() => [...document.querySelectorAll('div.cell pre')]
   .filter(pre => pre.getClientRects().length && pre.scrollWidth > pre.clientWidth + 1)
   .map(pre => pre.textContent.trim().split('\\n')[0].slice(0, 60))"""
 
+# Inline code in the prose that runs past the right edge of the text column (at a phone's width).
+INLINE_OVERFLOW = """() => {
+  const column = document.querySelector('article.bd-article') || document.body;
+  const right = column.getBoundingClientRect().right;
+  return [...column.querySelectorAll('p code, li code, dd code')]
+    .filter(c => !c.closest('pre, table, mjx-container') && c.getClientRects().length)
+    .filter(c => [...c.getClientRects()].some(r => r.right > right + 4))
+    .map(c => c.textContent.trim().slice(0, 60));
+}"""
+
 RAW_TABLES = """() => [...document.querySelectorAll('.cell_output p, .output p')]
   .map(p => p.textContent.trim()).filter(t => t.startsWith('|')).map(t => t.slice(0, 80))"""
 
@@ -366,11 +376,12 @@ PHONE_PAGES = [p for p in PAGES if p in CHAPTERS or p == "book/notation.html"]
 
 @pytest.mark.parametrize("path", PHONE_PAGES or ["book/notation.html"])
 def test_page_on_a_phone(path, site, server, browser):
-    """At 390x844 equations and tables scroll, with a cue, rather than being cut off."""
+    """At 390x844 equations and tables scroll, with a cue, rather than being cut off; long names wrap."""
     visit = Visit(browser, server, path, viewport=PHONE)
     try:
         visit.page.evaluate(TYPESET)
         problems = visit.page.evaluate(OVERFLOW) + visit.problems()
+        problems += [f"inline code runs past the column: {t}" for t in visit.page.evaluate(INLINE_OVERFLOW)]
         screenshot(visit.page, path)
         assert not problems, f"{path} at 390x844:\n  " + "\n  ".join(problems)
     finally:
