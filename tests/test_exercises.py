@@ -818,13 +818,7 @@ CH13_SOLUTIONS = [
     (ex.check_causal_self_attention, my_causal_self_attention),
     (ex.check_linear_scan, my_linear_scan),
 ]
-SOLUTIONS.extend(CH13_SOLUTIONS)  # test_every_check_has_a_solution_here reads the list when it runs
-
-
-@pytest.mark.parametrize("check, solution", CH13_SOLUTIONS, ids=lambda f: f.__name__)
-def test_chapter_13_solution_passes_its_check(check, solution):
-    report = check(solution)
-    assert isinstance(report, ex.CheckPassed) and report.cases >= 3
+SOLUTIONS.extend(CH13_SOLUTIONS)  # the SOLUTIONS tests above read the list at collection
 
 
 def attention_scaled_by_E(x, Wq, Wk, Wv, num_heads):
@@ -877,16 +871,7 @@ CH13_WRONG = [
     (ex.check_linear_scan, scan_without_h0, r"h0 is left out"),
     (ex.check_linear_scan, scan_exclusive, r"shifted by one step"),
 ]
-WRONG.extend(CH13_WRONG)  # test_every_exercise_has_a_wrong_implementation_here reads the list when it runs
-
-
-@pytest.mark.parametrize("check, wrong, fault", CH13_WRONG, ids=[w.__name__ for _, w, _ in CH13_WRONG])
-def test_chapter_13_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
-    with pytest.raises(ex.ExerciseError) as info:
-        check(wrong)
-    message = str(info.value)
-    assert message.startswith(f"✗ {check.__name__}: ") and re.search(fault, message), message
-    assert re.search(r"\[case [^\]]+=", message), "the message says which case failed"
+WRONG.extend(CH13_WRONG)  # the WRONG tests above read the list at collection
 
 
 @pytest.mark.parametrize(
@@ -957,7 +942,7 @@ def my_bits_per_pitch(nll, ids, is_pitch):
 
 
 CH10_SOLUTIONS = [(ex.check_piano_roll, my_piano_roll), (ex.check_bits_per_pitch, my_bits_per_pitch)]
-SOLUTIONS.extend(CH10_SOLUTIONS)  # test_every_check_has_a_solution_here reads the list when it runs
+SOLUTIONS.extend(CH10_SOLUTIONS)  # the SOLUTIONS tests above read the list at collection
 
 
 @pytest.mark.parametrize("check, solution", CH10_SOLUTIONS, ids=lambda f: f.__name__)
@@ -1016,17 +1001,7 @@ CH10_WRONG = [
     (ex.check_bits_per_pitch, bits_in_nats, r"The losses are in nats"),
     (ex.check_bits_per_pitch, bits_pitch_over_all, r"divided by the number of all tokens"),
 ]
-WRONG.extend(CH10_WRONG)  # test_every_exercise_has_a_wrong_implementation_here reads the list when it runs
-
-
-@pytest.mark.parametrize("check, wrong, fault", CH10_WRONG, ids=[w.__name__ for _, w, _ in CH10_WRONG])
-def test_chapter_10_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
-    with pytest.raises(ex.ExerciseError) as info:
-        check(wrong)
-    message = str(info.value)
-    assert message.startswith(f"✗ {check.__name__}: ")
-    assert re.search(fault, message), message
-    assert re.search(r"\[case [^\]]+=", message), "the message says which case failed"
+WRONG.extend(CH10_WRONG)  # the WRONG tests above read the list at collection
 
 
 CH10_EXERCISES = [
@@ -1083,13 +1058,7 @@ CH09_SOLUTIONS = [
     (ex.check_bits_and_perplexity, my_bits_and_perplexity),
     (ex.check_sampling_distribution, my_sampling_distribution),
 ]
-SOLUTIONS.extend(CH09_SOLUTIONS)  # test_every_check_has_a_solution_here reads the list when it runs
-
-
-@pytest.mark.parametrize("check, solution", CH09_SOLUTIONS, ids=lambda f: f.__name__)
-def test_chapter_9_solution_passes_its_check(check, solution):
-    report = check(solution)
-    assert isinstance(report, ex.CheckPassed) and report.cases >= 3
+SOLUTIONS.extend(CH09_SOLUTIONS)  # the SOLUTIONS tests above read the list at collection
 
 
 def bits_as_nats(probs, targets):
@@ -1128,16 +1097,7 @@ CH09_WRONG = [
     (ex.check_sampling_distribution, sampling_not_renormalised, r"are not renormalised"),
     (ex.check_sampling_distribution, sampling_top_k_ignored, r"top_k is ignored"),
 ]
-WRONG.extend(CH09_WRONG)  # test_every_exercise_has_a_wrong_implementation_here reads the list when it runs
-
-
-@pytest.mark.parametrize("check, wrong, fault", CH09_WRONG, ids=[w.__name__ for _, w, _ in CH09_WRONG])
-def test_chapter_9_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
-    with pytest.raises(ex.ExerciseError) as info:
-        check(wrong)
-    message = str(info.value)
-    assert message.startswith(f"✗ {check.__name__}: ") and re.search(fault, message), message
-    assert re.search(r"\[case [^\]]+=", message), "the message says which case failed"
+WRONG.extend(CH09_WRONG)  # the WRONG tests above read the list at collection
 
 
 CH09_EXERCISES = [
