@@ -33,6 +33,7 @@ from companion.nn._common import (
     compute_dtype,
     gate_parameters,
     pair,
+    reset_uniform,
 )
 from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.recurrence import run_direction
@@ -124,9 +125,7 @@ class _Layer(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/√H, 1/√H), in torch's order (same seed, same values)."""
-        bound = 1.0 / self.hidden_size**0.5
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+        reset_uniform(self)
 
     def flatten_parameters(self) -> None:
         """Does nothing: kept so that code written for ``torch.nn`` (which calls it for cuDNN) runs."""
