@@ -85,7 +85,9 @@ def section_training(args: argparse.Namespace, peak: float) -> str:
                 y = torch.randn(sizes.N, 1, generator=gen)
                 (step_t, grads_t), (step_o, grads_o) = (adam_step(m, x, y) for m in models)
                 diff = check(f"{cell} {stack} T={T}", max_rel_diff(grads_t(), grads_o()), torch.float32)
-                t_torch, t_ours = time_alternating([step_t, step_o], args.warmup, args.repeats)
+                t_torch, t_ours = time_alternating(
+                    [step_t, step_o], args.warmup, args.repeats, clock=args.clock
+                )
                 flops = matmul_flops(cell, stack, sizes, T)
                 rows.append(_pair_row(cell, stack, T, t_torch.median, t_ours.median, flops, peak, diff))
     return (
@@ -137,7 +139,9 @@ def section_fwd_bwd(args: argparse.Namespace, peak: float) -> str:
                 dout = torch.randn(sizes.N, T, dirs * sizes.H, generator=gen)
                 run_t, run_o = (fwd_bwd(layer, x, dout) for layer in layers)
                 diff = check(f"{cell} {stack} T={T}", max_rel_diff(run_t(), run_o()), torch.float32)
-                t_torch, t_ours = time_alternating([run_t, run_o], args.warmup, args.repeats)
+                t_torch, t_ours = time_alternating(
+                    [run_t, run_o], args.warmup, args.repeats, clock=args.clock
+                )
                 flops = matmul_flops(cell, stack, sizes, T)
                 rows.append(_pair_row(cell, stack, T, t_torch.median, t_ours.median, flops, peak, diff))
     return (
@@ -164,7 +168,9 @@ def section_numpy(args: argparse.Namespace, peaks: dict[torch.dtype, float]) -> 
             run_numpy = numpy_fwd_bwd(cell, reference, x_np, dout_np)
             out, dx, _, dW_hh, *_ = run_torch()
             diff = check(f"numpy {cell} {name}", max_rel_diff((out, dx, dW_hh), run_numpy()), dtype)
-            t_torch, t_numpy = time_alternating([run_torch, run_numpy], args.warmup, args.repeats, alternate)
+            t_torch, t_numpy = time_alternating(
+                [run_torch, run_numpy], args.warmup, args.repeats, alternate, clock=args.clock
+            )
             flops = matmul_flops(cell, Stack(1, False), sizes, T)
             rows.append(
                 [
@@ -215,7 +221,10 @@ def section_denormals(args: argparse.Namespace) -> str:
             progress(f"denormals: {cell} {code} T={T}")
             subnormal, zero = subnormal_share(_flushing(False, run)()[1])
             off, on = time_alternating(
-                [_flushing(False, run), _flushing(True, run)], args.denormal_warmup, args.denormal_repeats
+                [_flushing(False, run), _flushing(True, run)],
+                args.denormal_warmup,
+                args.denormal_repeats,
+                clock=args.clock,
             )
             rows.append(
                 [cell, code, ms(off.median), ms(on.median), f"{off.median / on.median:.1f}"]
@@ -239,6 +248,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 1 warm-up and 3 timed calls per side")
     p.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1)")
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall: elapsed time (default); cpu: the thread's CPU time, steadier when busy (1 thread)",
+    )
     p.add_argument("--repeats", type=int, help="timed calls per side (default 11, --quick 3)")
     p.add_argument("--warmup", type=int, help="untimed calls per side first (default 2, --quick 1)")
     p.add_argument("-T", type=_ints, default=(100, 400), help="sequence lengths (default 100,400)")
@@ -255,6 +270,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.denormal_warmup, args.denormal_repeats = (1, 2) if args.quick else (1, 5)
     if args.threads < 1 or args.repeats < 1 or args.warmup < 0:
         p.error("--threads and --repeats must be at least 1, --warmup at least 0")
+    if args.clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu measures one thread: use it with --threads 1")
     return args
 
 
@@ -300,6 +317,7 @@ def main(argv: list[str] | None = None) -> None:
                     ", ".join(f"{n} {peaks[d]:.0f} GFLOP/s" for n, d in DTYPES.items()),
                 ),
                 ("timing", f"medians of {calls}, the sides alternating call by call{blocks}"),
+                ("clock", "the thread's CPU time" if args.clock == "cpu" else "elapsed (wall) time"),
             ],
             numeric_from=2,
         ),

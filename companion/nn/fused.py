@@ -54,6 +54,14 @@ def _last(after: Tensor, reverse: bool) -> Tensor:
     return (after[0] if reverse else after[-1]).clone()  # a new tensor: h_n.detach_() and add_() work
 
 
+def _outer_sum(delta: Tensor, hprev: Tensor) -> Tensor:
+    """``Σ_t δ_tᵀ h_{t-1}`` for δ of shape (T, N, G) and h of shape (T, N, H): one (G, H) product.
+
+    Computed as ``(hᵀ δ)ᵀ``: the transposed operand is then the narrower one (H ≤ G), the faster
+    product."""
+    return (hprev.flatten(0, 1).t() @ delta.flatten(0, 1)).t()
+
+
 def _autograd_backward(mode: str, inputs: tuple, weights: tuple, mask, reverse: bool, grads: tuple):
     """The gradients by autograd through the step-by-step path, for a backward that must itself be
     differentiable (``create_graph=True``: double backward, ``gradgradcheck``). Same values as the
@@ -82,7 +90,7 @@ class _RNNRecurrence(torch.autograd.Function):
         T, N, H = xp.shape
         after, before = _state_buffer(h0, T, reverse)
         raw = after if mask is None else xp.new_empty(T, N, H)  # φ(a_t), valid step or not
-        w_t = w_hh.t()
+        w_t = w_hh.t().contiguous()  # (H, G·H): a contiguous right operand is the faster product
         for t in _order(T, reverse):
             a = torch.addmm(xp[t], before[t], w_t, out=raw[t])  # (N, H)
             a.relu_() if relu else a.tanh_()
@@ -111,7 +119,7 @@ class _RNNRecurrence(torch.autograd.Function):
                 m = mask[t]
                 torch.mul(dh_t * m, deriv[t], out=delta[t])
                 dh = torch.addmm(dh * ~m, delta[t], w_hh)  # frozen steps pass ∂L/∂h straight through
-        d_w = delta.flatten(0, 1).t() @ hprev.flatten(0, 1)  # (H, H): Σ_t δ_tᵀ h_{t-1}, one product
+        d_w = _outer_sum(delta, hprev)  # (H, H): Σ_t δ_tᵀ h_{t-1}, one product
         return delta, dh, d_w, None, None, None
 
 
@@ -129,7 +137,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         tanh_c = xp.new_empty(T, N, H)
         raw = h_after if mask is None else xp.new_empty(T, N, H)  # o ⊙ tanh(c_t)
         c_new = xp.new_empty(N, H)
-        w_t = w_hh.t()
+        w_t = w_hh.t().contiguous()  # (H, G·H): a contiguous right operand is the faster product
         # Per-step views made once (unbind) rather than indexed in the loop: small ops are overhead-bound.
         i_, f_, g_, o_ = (gate.unbind(0) for gate in acts.chunk(4, dim=2))  # 4 x T x (N, H)
         xs, a_, tc_, out_ = xp.unbind(0), acts.unbind(0), tanh_c.unbind(0), raw.unbind(0)
@@ -143,34 +151,31 @@ class _LSTMRecurrence(torch.autograd.Function):
             if mask is not None:
                 torch.where(mask[t], c, cb[t], out=ca[t])
                 torch.where(mask[t], h, hb[t], out=h_after[t])
-        ctx.save_for_backward(acts, tanh_c, c_before, h_before, w_hh, mask, xp, h0, c0)
+        ctx.save_for_backward(acts, tanh_c, raw, c_before, h_before, w_hh, mask, xp, h0, c0)
         ctx.reverse = reverse
         h_n, c_n = _last(h_after, reverse), _last(c_after, reverse)
         return (raw if mask is None else raw * mask), h_n, c_n
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):
-        acts, tanh_c, cprev, hprev, w_hh, mask, xp, h0, c0 = ctx.saved_tensors
+        acts, tanh_c, raw, cprev, hprev, w_hh, mask, xp, h0, c0 = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
             return _autograd_backward(
                 "LSTM", (xp, h0, c0), (w_hh, None), mask, ctx.reverse, (d_out, d_hn, d_cn)
             )
         T, N, G = acts.shape
         H = G // 4
-        d_out = d_out.contiguous()
         # Everything that does not depend on the carried gradients, for all steps at once: with
         # σ' = σ - σ² and tanh' = 1 - tanh², the pre-activation gradients of one step are
         #   δ_i = dc ⊙ g σ'(i),  δ_f = dc ⊙ c_{t-1} σ'(f),  δ_g = dc ⊙ i tanh'(g),  δ_o = dh ⊙ tanh(c) σ'(o),
         # so the loop multiplies dc (and dh) by the precomputed factors m and nothing else.
-        sig_deriv = torch.addcmul(acts, acts, acts, value=-1)  # σ(1 - σ), (T, N, 4H)
-        i_all, f_all, g_all, _ = acts.chunk(4, dim=2)
-        m = torch.empty_like(acts)
+        # (Computed in place in one buffer: these are the largest arrays of the backward pass.)
+        i_all, f_all, g_all, o_all = acts.chunk(4, dim=2)
+        m = torch.addcmul(acts, acts, acts, value=-1)  # σ - σ², (T, N, 4H)
         m_i, m_f, m_g, m_o = m.chunk(4, dim=2)
-        torch.mul(g_all, sig_deriv[..., :H], out=m_i)
-        torch.mul(cprev, sig_deriv[..., H : 2 * H], out=m_f)
-        torch.mul(i_all, 1 - g_all * g_all, out=m_g)
-        torch.mul(tanh_c, sig_deriv[..., 3 * H :], out=m_o)
-        k = acts[..., 3 * H :] * (1 - tanh_c * tanh_c)  # ∂h/∂c = o ⊙ (1 - tanh² c), (T, N, H)
+        m_g.sub_(g_all).add_(1)  # g - g² - g + 1 = 1 - g² = tanh'
+        m_i.mul_(g_all), m_f.mul_(cprev), m_g.mul_(i_all), m_o.mul_(tanh_c)
+        k = torch.addcmul(o_all, raw, tanh_c, value=-1)  # ∂h/∂c = o (1 - tanh² c) = o - h tanh c, (T, N, H)
         delta = torch.empty_like(acts)  # ∂L/∂(gate pre-activations)
         m_ifg = m.view(T, N, 4, H)[:, :, :3].unbind(0)  # T x (N, 3, H): the i, f, g factors
         d_ifg = delta.view(T, N, 4, H)[:, :, :3].unbind(0)
@@ -194,7 +199,7 @@ class _LSTMRecurrence(torch.autograd.Function):
                 dh = d_[t] @ w_hh
             if mask is not None:
                 dh, dc = dh + dh_pass, dc + dc_pass
-        d_w = delta.flatten(0, 1).t() @ hprev.flatten(0, 1)  # (4H, H): Σ_t δ_tᵀ h_{t-1}
+        d_w = _outer_sum(delta, hprev)  # (4H, H): Σ_t δ_tᵀ h_{t-1}, one product
         return delta, dh, dc, d_w, None, None
 
 
@@ -210,7 +215,7 @@ class _GRURecurrence(torch.autograd.Function):
         rz = xp.new_empty(T, N, 2 * H)
         cand = xp.new_empty(T, N, H)  # n_t
         raw = after if mask is None else xp.new_empty(T, N, H)
-        w_t = w_hh.t()
+        w_t = w_hh.t().contiguous()  # (H, G·H): a contiguous right operand is the faster product
         for t in _order(T, reverse):
             if b_hh is None:
                 torch.mm(before[t], w_t, out=hp[t])
@@ -256,7 +261,7 @@ class _GRURecurrence(torch.autograd.Function):
             dh = torch.addmm(dh_t * z[t], dp, w_hh)  # ∂L/∂h_{t-1}: through z, and through hp
             if mask is not None:
                 dh = dh + dh_pass
-        d_w = d_hp.flatten(0, 1).t() @ hprev.flatten(0, 1)  # (3H, H), one product over all steps
+        d_w = _outer_sum(d_hp, hprev)  # (3H, H), one product over all steps
         d_b = d_hp.sum(dim=(0, 1)) if ctx.has_bias else None
         return d_xp, dh, d_w, d_b, None, None
 

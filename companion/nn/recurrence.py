@@ -107,7 +107,8 @@ def run_direction(
     w_ih, w_hh, b_ih, b_hh, w_hr = params
     # Every step's input projection in one product, (T, N, G·H); b_hh joins it (it is added at every
     # step) except in the GRU, whose reset gate scales W_hn h + b_hn.
-    xp = F.linear(x, w_ih, b_ih if mode == "GRU" or b_hh is None else b_ih + b_hh)
+    # (x made contiguous first, e.g. after batch_first's transpose: the product then adds the bias itself.)
+    xp = F.linear(x.contiguous(), w_ih, b_ih if mode == "GRU" or b_hh is None else b_ih + b_hh)
     b_rec = b_hh if mode == "GRU" else None
     if not use_fused or w_hr is not None:
         return plain_recurrence(mode, xp, states, w_hh, b_rec, w_hr, mask, reverse)
