@@ -58,6 +58,25 @@ def test_fused_equals_autograd_through_the_plain_loop(mode, masked, reverse):
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
 @pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
+@pytest.mark.parametrize("steps", [1, 2, 3], ids=lambda s: f"{s}-step-blocks")
+def test_lstm_backward_in_blocks_of_steps_equals_autograd(monkeypatch, steps, masked, reverse):
+    # The LSTM's backward prepares its gate factors a block of steps at a time; with T = 5, blocks of
+    # 2 and 3 steps leave a shorter last block, in either reading direction.
+    monkeypatch.setattr(fused, "BLOCK_ELEMENTS", steps * N * 4 * H)
+    xp, states, w_hh, _, mask = inputs("LSTM", masked, seed=3)
+    leaves = [xp, *states, w_hh]
+    gen = torch.Generator().manual_seed(5)
+    weights = [torch.randn(s, generator=gen, dtype=torch.float64) for s in ((T, N, H), (N, H), (N, H))]
+    grads = []
+    for run in (run_fused, lambda *a: plain_recurrence(a[0], *a[1:4], None, None, *a[5:])):
+        out, finals = run("LSTM", xp, states, w_hh, None, mask, reverse)
+        loss = sum((w * v).sum() for w, v in zip(weights, (out, *finals), strict=True))
+        grads.append(torch.autograd.grad(loss, leaves))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
 @pytest.mark.parametrize("mode", MODES)
 def test_fused_passes_torch_gradcheck(mode, masked, reverse):
     xp, states, w_hh, b_hh, mask = inputs(mode, masked, seed=1)

@@ -30,6 +30,10 @@ from torch import Tensor
 
 __all__ = ["rnn_recurrence", "lstm_recurrence", "gru_recurrence"]
 
+BLOCK_ELEMENTS = 1 << 18
+"""How many gate values the LSTM's backward pass prepares at a time (1 MB in float32): its factors are
+computed for a block of steps of this size just before the loop uses them, while they are in cache."""
+
 
 def _order(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
@@ -165,33 +169,46 @@ class _LSTMRecurrence(torch.autograd.Function):
             )
         T, N, G = acts.shape
         H = G // 4
-        # Everything that does not depend on the carried gradients, for all steps at once: with
-        # σ' = σ - σ² and tanh' = 1 - tanh², the pre-activation gradients of one step are
+        # The factors that do not depend on the carried gradients: with σ' = σ - σ² and tanh' = 1 - tanh²,
         #   δ_i = dc ⊙ g σ'(i),  δ_f = dc ⊙ c_{t-1} σ'(f),  δ_g = dc ⊙ i tanh'(g),  δ_o = dh ⊙ tanh(c) σ'(o),
-        # so the loop multiplies dc (and dh) by the precomputed factors m and nothing else.
-        # (Computed in place in one buffer: these are the largest arrays of the backward pass.)
-        i_all, f_all, g_all, o_all = acts.chunk(4, dim=2)
-        m = torch.addcmul(acts, acts, acts, value=-1)  # σ - σ², (T, N, 4H)
-        m_i, m_f, m_g, m_o = m.chunk(4, dim=2)
-        m_g.sub_(g_all).add_(1)  # g - g² - g + 1 = 1 - g² = tanh'
-        m_i.mul_(g_all), m_f.mul_(cprev), m_g.mul_(i_all), m_o.mul_(tanh_c)
-        k = torch.addcmul(o_all, raw, tanh_c, value=-1)  # ∂h/∂c = o (1 - tanh² c) = o - h tanh c, (T, N, H)
+        # so the loop multiplies dc (and dh) by precomputed factors m and nothing else. They are computed
+        # a block of steps at a time, just before the loop needs them, into one small buffer that stays
+        # in the processor's cache (BLOCK_ELEMENTS values), not as arrays the size of the whole sequence.
+        span = max(1, min(T, BLOCK_ELEMENTS // max(1, N * G)))  # steps per block
+        m_buf, k_buf = acts.new_empty(span, N, G), acts.new_empty(span, N, H)
+        m_ifg = m_buf.view(span, N, 4, H)[:, :, :3].unbind(0)  # span x (N, 3, H): the i, f, g factors
+        m_o_, k_ = m_buf[..., 3 * H :].unbind(0), k_buf.unbind(0)
         delta = torch.empty_like(acts)  # ∂L/∂(gate pre-activations)
-        m_ifg = m.view(T, N, 4, H)[:, :, :3].unbind(0)  # T x (N, 3, H): the i, f, g factors
         d_ifg = delta.view(T, N, 4, H)[:, :, :3].unbind(0)
-        d_o, m_o_ = delta[..., 3 * H :].unbind(0), m_o.unbind(0)
-        f_, d_, k_, dout_ = f_all.unbind(0), delta.unbind(0), k.unbind(0), d_out.unbind(0)
+        d_o, f_, d_, dout_ = (
+            delta[..., 3 * H :].unbind(0),
+            acts[..., H : 2 * H].unbind(0),
+            delta.unbind(0),
+            d_out.unbind(0),
+        )
         order = _order(T, not ctx.reverse)
         # dh: ∂L/∂h_t with the output's own gradient already added (by the addmm of the step after).
         dh, dc = d_hn + dout_[order[0]], d_cn
         for step, t in enumerate(order):
+            if step % span == 0:  # the factors of the next block of steps
+                lo, hi = (t, min(t + span, T)) if ctx.reverse else (max(t - span + 1, 0), t + 1)
+                a = acts[lo:hi]
+                i_b, f_b, g_b, o_b = a.chunk(4, dim=2)
+                m = torch.addcmul(a, a, a, value=-1, out=m_buf[: hi - lo])  # σ - σ², (n, N, 4H)
+                m_i, m_f, m_g, m_o = m.chunk(4, dim=2)
+                m_g.sub_(g_b).add_(1)  # g - g² - g + 1 = 1 - g² = tanh'
+                m_i.mul_(g_b), m_f.mul_(cprev[lo:hi]), m_g.mul_(i_b), m_o.mul_(tanh_c[lo:hi])
+                torch.addcmul(
+                    o_b, raw[lo:hi], tanh_c[lo:hi], value=-1, out=k_buf[: hi - lo]
+                )  # o (1 - tanh² c)
+            j = t - lo
             if mask is not None:  # frozen steps pass the carried gradient (not the output's) straight through
                 mt = mask[t]
                 dh_pass, dc_pass = (dh - dout_[t]) * ~mt, dc * ~mt
                 dh, dc = dh * mt, dc * mt
-            dc = torch.addcmul(dc, dh, k_[t])  # ∂L/∂c_t
-            torch.mul(dc.unsqueeze(1), m_ifg[t], out=d_ifg[t])  # δ_i, δ_f, δ_g in one product
-            torch.mul(dh, m_o_[t], out=d_o[t])  # δ_o
+            dc = torch.addcmul(dc, dh, k_[j])  # ∂L/∂c_t
+            torch.mul(dc.unsqueeze(1), m_ifg[j], out=d_ifg[t])  # δ_i, δ_f, δ_g in one product
+            torch.mul(dh, m_o_[j], out=d_o[t])  # δ_o
             dc = dc * f_[t]  # ∂L/∂c_{t-1}
             if step + 1 < T:  # ∂L/∂h_{t-1} = δ_t W_hh, plus the output gradient of step t-1
                 dh = torch.addmm(dout_[order[step + 1]], d_[t], w_hh)
