@@ -208,6 +208,9 @@ def plot_unrolled(length: int = 4, ax=None):
 def plot_hidden_states(h, ax=None, title: str | None = None):
     """Heat map of one sequence's hidden states: time on the x-axis, hidden unit on the y-axis.
 
+    Time is counted as in the equations: column ``t`` of the map is :math:`h_t`, ``t = 1, ..., T``
+    (``h[t - 1]`` in the array).
+
     Parameters
     ----------
     h : ndarray of shape (T, H)
@@ -219,7 +222,16 @@ def plot_hidden_states(h, ax=None, title: str | None = None):
     if h.ndim != 2:
         raise ValueError(f"plot_hidden_states: expected h of shape (T, H), got {h.shape}")
     ax = _axes(ax, (6.5, 3))
-    image = ax.imshow(h.T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    T, H = h.shape
+    image = ax.imshow(
+        h.T,  # (H, T)
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-1,
+        vmax=1,
+        interpolation="nearest",
+        extent=(0.5, T + 0.5, H - 0.5, -0.5),  # column t is step t = 1, ..., T
+    )
     ax.figure.colorbar(image, ax=ax, label="$h_t$ component")
     ax.set_xlabel("time step $t$")
     ax.set_ylabel("hidden unit")
@@ -230,6 +242,8 @@ def plot_hidden_states(h, ax=None, title: str | None = None):
 
 def plot_sequences(*series, labels=(), ax=None, xlabel="time step $t$", ylabel="value"):
     """Line plot of one or more 1-d sequences against time, with a legend.
+
+    Entry ``s[t - 1]`` is drawn at time step ``t = 1, ..., T``, the way the equations count.
 
     Parameters
     ----------
@@ -242,7 +256,7 @@ def plot_sequences(*series, labels=(), ax=None, xlabel="time step $t$", ylabel="
         s = np.asarray(s)
         if s.ndim != 1:
             raise ValueError(f"plot_sequences: expected each series of shape (T,), got {s.shape}")
-        ax.plot(s, marker=".", label=labels[i] if i < len(labels) else None)
+        ax.plot(np.arange(1, len(s) + 1), s, marker=".", label=labels[i] if i < len(labels) else None)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if labels:

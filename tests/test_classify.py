@@ -15,8 +15,6 @@ from companion.classify import (
     predict,
     train_classifier,
 )
-from companion.exercises import ExerciseError
-from companion.exercises.ch12_classify import check_confusion_matrix, check_last_valid, check_masked_mean
 
 torch.set_num_threads(1)
 
@@ -146,96 +144,6 @@ def test_training_learns_a_length_dependent_task():
     assert (predict(model, x, lens) == labels).all()
     with pytest.raises(ValueError, match=r"expected labels of shape \(128,\), got \(3,\)"):
         train_classifier(model, x, lens, [0, 1, 0], steps=1, seed=0)
-
-
-# --------------------------------------------------------------------------------------------------
-# The exercises: the solutions as in the book, and wrong implementations readers write.
-
-
-def my_masked_mean(output, lengths):
-    valid = np.arange(output.shape[1])[None, :] < lengths[:, None]  # (N, T)
-    return (output * valid[:, :, None]).sum(axis=1) / lengths[:, None]
-
-
-def my_last_valid(output, lengths):
-    return output[np.arange(len(lengths)), lengths - 1]
-
-
-def my_confusion_matrix(y_true, y_pred, num_classes):
-    m = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(m, (y_true, y_pred), 1)
-    return m
-
-
-def mean_over_all_steps(output, lengths):
-    return output.mean(axis=1)
-
-
-def mean_divided_by_t(output, lengths):
-    valid = np.arange(output.shape[1])[None, :] < lengths[:, None]
-    return (output * valid[:, :, None]).sum(axis=1) / output.shape[1]
-
-
-def mean_with_le(output, lengths):
-    valid = np.arange(output.shape[1])[None, :] <= lengths[:, None]
-    return (output * valid[:, :, None]).sum(axis=1) / (lengths[:, None] + 1)
-
-
-def last_column(output, lengths):
-    return output[:, -1]
-
-
-def last_off_by_one(output, lengths):
-    return output[np.arange(len(lengths)), np.minimum(lengths, output.shape[1] - 1)]
-
-
-def confusion_transposed(y_true, y_pred, num_classes):
-    return my_confusion_matrix(y_pred, y_true, num_classes)
-
-
-def confusion_normalised(y_true, y_pred, num_classes):
-    m = my_confusion_matrix(y_true, y_pred, num_classes)
-    return m / np.maximum(m.sum(axis=1, keepdims=True), 1)
-
-
-def confusion_classes_seen(y_true, y_pred, num_classes):
-    return my_confusion_matrix(y_true, np.minimum(y_pred, y_true.max()), y_true.max() + 1)
-
-
-@pytest.mark.parametrize(
-    "check, solution",
-    [
-        (check_masked_mean, my_masked_mean),
-        (check_last_valid, my_last_valid),
-        (check_confusion_matrix, my_confusion_matrix),
-    ],
-)
-def test_solutions_pass(check, solution):
-    report = check(solution)
-    assert report.cases == 3 and repr(report) == f"✓ {check.__name__}: all checks passed (3 cases)"
-
-
-@pytest.mark.parametrize(
-    "check, wrong, match",
-    [
-        (check_masked_mean, mean_over_all_steps, r"mean differs .*over all T steps, padding included"),
-        (check_masked_mean, mean_divided_by_t, "divided by T, the padded length"),
-        (check_masked_mean, mean_with_le, r"keeps t <= lengths\[n\]"),
-        (check_last_valid, last_column, r"output\[:, -1\] is read"),
-        (check_last_valid, last_off_by_one, "the step after the end"),
-        (check_confusion_matrix, confusion_transposed, "Rows are the predicted classes"),
-        (check_confusion_matrix, confusion_normalised, "Each row is divided by its total"),
-        (
-            check_confusion_matrix,
-            confusion_classes_seen,
-            r"matrix has shape \(2, 2\); expected .*use num_classes",
-        ),
-    ],
-    ids=lambda f: getattr(f, "__name__", "match"),
-)
-def test_wrong_answers_are_named(check, wrong, match):
-    with pytest.raises(ExerciseError, match=match):
-        check(wrong)
 
 
 def test_checks_agree_with_the_package():

@@ -84,6 +84,42 @@ def my_rnn_backward(dh, cache):
     return dx, dh_next, dWx, dWh, db
 
 
+def my_difference_weights():
+    A = np.eye(3, k=1)  # (H, H) with H = 3: slot i moves to slot i + 1, so slot i holds x_{t-i}
+    B = np.array([[1.0, 0.0, 0.0]])  # (D, H): x_t is written into slot 0
+    C = np.array([[1.0], [0.0], [-1.0]])  # (H, K): y_t = slot 0 - slot 2
+    return A, B, C
+
+
+def my_running_sum_window_mse(T, w, var):
+    return var * (T - w) * (T - w + 1) / (2 * T)
+
+
+def my_leaky_rnn_forward(x, h0, Wx, Wh, b, alpha):
+    h, states = h0, []
+    for t in range(x.shape[1]):
+        h = (1 - alpha) * h + alpha * np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        states.append(h)
+    return np.stack(states, axis=1)  # (N, T, H)
+
+
+def my_masked_cross_entropy(logits, targets, mask):
+    z = logits - logits.max(axis=-1, keepdims=True)  # (N, T, V): exp(z) <= 1 cannot overflow
+    log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))  # log softmax
+    onehot = np.eye(logits.shape[-1])[targets]  # (N, T, V)
+    M = mask.sum()  # the positions that count
+    loss = -(log_p * onehot).sum(axis=-1)[mask].sum() / M
+    dlogits = (np.exp(log_p) - onehot) * mask[..., None] / M
+    return loss, dlogits
+
+
+def my_truncation_ratio(T, k):
+    if k >= T:
+        return 1.0  # a single chunk: nothing is cut
+    last_chunk = T - k * ((T - 1) // k)  # chunks start at steps 1, k + 1, 2k + 1, ...
+    return last_chunk / (T - 1)  # the full gradient has T - 1 terms, from steps 2, ..., T
+
+
 def my_clip_by_norm(grads, max_norm):
     norm = np.sqrt(sum(np.sum(g**2) for g in grads))
     scale = max_norm / norm if norm > max_norm else 1.0
@@ -156,6 +192,9 @@ SOLUTIONS = [
     (ex.check_rnn_forward, my_rnn_forward),
     (ex.check_rnn_step_backward, my_rnn_step_backward),
     (ex.check_rnn_backward, my_rnn_backward),
+    (ch02_hidden_state.check_leaky_rnn_forward, my_leaky_rnn_forward),
+    (ch03_bptt.check_masked_cross_entropy, my_masked_cross_entropy),
+    (ch03_bptt.check_truncation_ratio, my_truncation_ratio),
     (ex.check_clip_by_norm, my_clip_by_norm),
     (ex.check_step_jacobian, my_step_jacobian),
     (ex.check_lstm_step_forward, my_lstm_step_forward),
@@ -167,8 +206,15 @@ SOLUTIONS = [
 ]
 
 
+CHAPTERS_1_TO_3 = (ch01_sequences, ch02_hidden_state, ch03_bptt)
+FUNCTION_CHECKS_1_TO_3 = {  # check_difference_weights takes weights, not a function: tested below
+    name for module in CHAPTERS_1_TO_3 for name in module.__all__ if name != "check_difference_weights"
+}
+
+
 def test_every_check_has_a_solution_here():
-    checks = {name for name in ex.__all__ if name.startswith("check_")}
+    checks = {name for name in ex.__all__ if name.startswith("check_")} | FUNCTION_CHECKS_1_TO_3
+    checks.discard("check_difference_weights")  # takes weights, not a function: tested below
     assert checks == {check.__name__ for check, _ in SOLUTIONS}
 
 
@@ -454,11 +500,11 @@ WRONG = [
     (
         ex.check_rnn_step_forward,
         rnn_step_transposed_output,
-        r"h has shape \(5, 3\); expected \(N, H\) = \(3, 5\) \(transposed\?\)",
+        r"h has shape \(4, 3\); expected \(N, H\) = \(3, 4\) \(transposed\?\)",
     ),
     (ex.check_rnn_step_forward, raises_inside, r"your function raised ValueError: matmul"),
-    (ex.check_rnn_forward, rnn_forward_time_first, r"h has shape \(5, 2, 4\); .*\(time first\?"),
-    (ex.check_rnn_forward, rnn_forward_final_state_only, r"h has shape \(2, 4\); .*only the final state"),
+    (ex.check_rnn_forward, rnn_forward_time_first, r"h has shape \(5, 2, 3\); .*\(time first\?"),
+    (ex.check_rnn_forward, rnn_forward_final_state_only, r"h has shape \(2, 3\); .*only the final state"),
     (ex.check_rnn_forward, rnn_forward_from_zeros, r"h0 is ignored"),
     (
         ex.check_rnn_step_backward,
@@ -470,7 +516,7 @@ WRONG = [
     (
         ex.check_rnn_step_backward,
         step_backward_db_not_summed,
-        r"db has shape \(3, 5\); expected \(H,\) = \(5,\) \(not summed over the batch axis",
+        r"db has shape \(3, 4\); expected \(H,\) = \(4,\) \(not summed over the batch axis",
     ),
     (
         ex.check_rnn_step_backward,
@@ -542,7 +588,8 @@ def test_wrong_implementation_is_reported_with_its_fault(check, wrong, fault):
 
 
 def test_every_exercise_has_a_wrong_implementation_here():
-    assert {check for check, _ in SOLUTIONS} == {check for check, _, _ in WRONG}
+    wrong = {check for check, _, _ in WRONG} | {check for check, _, _ in REAL_MISTAKES}
+    assert {check for check, _ in SOLUTIONS} == wrong
 
 
 def test_an_exception_in_the_readers_code_is_chained():
@@ -560,6 +607,383 @@ def test_non_finite_output_is_reported():
 def test_a_non_function_is_refused():
     with pytest.raises(TypeError, match="check_gru_step_forward: expected your function, got ndarray"):
         ex.check_gru_step_forward(np.zeros(3))
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapters 1-3: every known mistake, made by a real wrong implementation, is reported with its own
+# message. The first case of every check that multiplies by Wx or Wh is square (D = H), so that a
+# swapped or untransposed weight reaches the comparison instead of failing on its shape.
+
+
+def window_one_step_early(x, width):
+    N, T, D = x.shape
+    padded = np.concatenate([np.zeros((N, width, D)), x], axis=1)  # one zero too many
+    return np.concatenate([padded[:, k : k + T] for k in range(width)], axis=2)
+
+
+def window_grouped_by_feature(x, width):
+    N, T, D = x.shape
+    padded = np.concatenate([np.zeros((N, width - 1, D)), x], axis=1)
+    return np.stack([padded[:, k : k + T] for k in range(width)], axis=3).reshape(N, T, D * width)
+
+
+def linear_read_before_update(x, h0, A, B, C):
+    h, ys = h0, []
+    for t in range(x.shape[1]):
+        ys.append(h @ C)
+        h = h @ A + x[:, t] @ B
+    return np.stack(ys, axis=1)
+
+
+def linear_from_zeros(x, h0, A, B, C):
+    return my_linear_recurrence(x, np.zeros_like(h0), A, B, C)
+
+
+def linear_not_carried(x, h0, A, B, C):
+    return np.stack([(h0 @ A + x[:, t] @ B) @ C for t in range(x.shape[1])], axis=1)
+
+
+def rnn_step_no_tanh(x, h_prev, Wx, Wh, b):
+    return x @ Wx + h_prev @ Wh + b
+
+
+def rnn_step_sigmoid(x, h_prev, Wx, Wh, b):
+    return 1 / (1 + np.exp(-(x @ Wx + h_prev @ Wh + b)))
+
+
+def rnn_step_relu(x, h_prev, Wx, Wh, b):
+    return np.maximum(x @ Wx + h_prev @ Wh + b, 0)
+
+
+def rnn_step_without_h_prev(x, h_prev, Wx, Wh, b):
+    return np.tanh(x @ Wx + b)
+
+
+def rnn_step_weights_swapped(x, h_prev, Wx, Wh, b):
+    return np.tanh(x @ Wh + h_prev @ Wx + b)
+
+
+def rnn_forward_stores_previous(x, h0, Wx, Wh, b):
+    h, states = h0, []
+    for t in range(x.shape[1]):
+        states.append(h)
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+    return np.stack(states, axis=1)
+
+
+def rnn_forward_not_carried(x, h0, Wx, Wh, b):
+    return np.stack([np.tanh(x[:, t] @ Wx + h0 @ Wh + b) for t in range(x.shape[1])], axis=1)
+
+
+def rnn_forward_linear(x, h0, Wx, Wh, b):
+    h, states = h0, []
+    for t in range(x.shape[1]):
+        h = x[:, t] @ Wx + h @ Wh + b
+        states.append(h)
+    return np.stack(states, axis=1)
+
+
+def _step_backward_with(da, cache, Wx=None, Wh=None, h_for_dWh=None, db=None):
+    Wx = cache.Wx.T if Wx is None else Wx
+    Wh = cache.Wh.T if Wh is None else Wh
+    h_for_dWh = cache.h_prev if h_for_dWh is None else h_for_dWh
+    db = da.sum(axis=0) if db is None else db
+    return da @ Wx, da @ Wh, cache.x.T @ da, h_for_dWh.T @ da, db
+
+
+def step_backward_derivative_at_h_prev(dh, cache):
+    return _step_backward_with(dh * (1 - cache.h_prev**2), cache)
+
+
+def step_backward_tanh_twice(dh, cache):
+    return _step_backward_with(dh * (1 - np.tanh(cache.h) ** 2), cache)
+
+
+def step_backward_wh_untransposed(dh, cache):
+    return _step_backward_with(dh * (1 - cache.h**2), cache, Wh=cache.Wh)
+
+
+def step_backward_wx_untransposed(dh, cache):
+    return _step_backward_with(dh * (1 - cache.h**2), cache, Wx=cache.Wx)
+
+
+def step_backward_db_averaged(dh, cache):
+    da = dh * (1 - cache.h**2)
+    return _step_backward_with(da, cache, db=da.mean(axis=0))
+
+
+def backward_forward_in_time(dh, cache):
+    N, T, H = dh.shape
+    dx = np.zeros_like(cache.x)
+    dWx, dWh, db = np.zeros_like(cache.Wx), np.zeros_like(cache.Wh), np.zeros(H)
+    dh_next = np.zeros((N, H))
+    for t in range(T):  # the wrong direction
+        h_prev = cache.h[:, t - 1] if t > 0 else cache.h0
+        da = (dh[:, t] + dh_next) * (1 - cache.h[:, t] ** 2)
+        dx[:, t], dh_next = da @ cache.Wx.T, da @ cache.Wh.T
+        dWx += cache.x[:, t].T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+    return dx, dh_next, dWx, dWh, db
+
+
+def _leaky(x, h0, Wx, Wh, b, keep, take, squash=False):
+    h, states = h0, []
+    for t in range(x.shape[1]):
+        a = x[:, t] @ Wx + h @ Wh + b
+        h = np.tanh(keep * h + take * a) if squash else keep * h + take * np.tanh(a)
+        states.append(h)
+    return np.stack(states, axis=1)
+
+
+def leaky_alpha_exchanged(x, h0, Wx, Wh, b, alpha):
+    return _leaky(x, h0, Wx, Wh, b, alpha, 1 - alpha)
+
+
+def leaky_alpha_ignored(x, h0, Wx, Wh, b, alpha):
+    return my_rnn_forward(x, h0, Wx, Wh, b)
+
+
+def leaky_tanh_of_mixture(x, h0, Wx, Wh, b, alpha):
+    return _leaky(x, h0, Wx, Wh, b, 1 - alpha, alpha, squash=True)
+
+
+def leaky_from_zeros(x, h0, Wx, Wh, b, alpha):
+    return my_leaky_rnn_forward(x, np.zeros_like(h0), Wx, Wh, b, alpha)
+
+
+def _cross_entropy(logits, targets, mask, divide_by=None, mask_grad=True, sign=1.0, grad_divisor=None):
+    z = logits - logits.max(axis=-1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    onehot = np.eye(logits.shape[-1])[targets]
+    M = mask.sum() if divide_by is None else divide_by
+    loss = -(log_p * onehot).sum(axis=-1)[mask].sum() / M
+    dlogits = sign * (np.exp(log_p) - onehot) / (M if grad_divisor is None else grad_divisor)
+    return loss, dlogits * mask[..., None] if mask_grad else dlogits
+
+
+def ce_mask_ignored(logits, targets, mask):
+    return my_masked_cross_entropy(logits, targets, np.ones_like(mask))
+
+
+def ce_mean_over_all_positions(logits, targets, mask):
+    return _cross_entropy(logits, targets, mask, divide_by=mask.size)
+
+
+def ce_gradient_at_padding(logits, targets, mask):
+    return _cross_entropy(logits, targets, mask, mask_grad=False)
+
+
+def ce_gradient_not_averaged(logits, targets, mask):
+    return _cross_entropy(logits, targets, mask, grad_divisor=1)
+
+
+def ce_loss_summed(logits, targets, mask):
+    loss, dlogits = my_masked_cross_entropy(logits, targets, mask)
+    return loss * mask.sum(), dlogits
+
+
+def ce_gradient_sign(logits, targets, mask):
+    return _cross_entropy(logits, targets, mask, sign=-1.0)
+
+
+def ce_unshifted(logits, targets, mask):
+    p = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)  # overflows for large logits
+    onehot = np.eye(logits.shape[-1])[targets]
+    M = mask.sum()
+    return -np.log((p * onehot).sum(axis=-1))[mask].sum() / M, (p - onehot) * mask[..., None] / M
+
+
+def ratio_chunks_from_the_end(T, k):
+    return min(k, T - 1) / (T - 1)
+
+
+def ratio_k_over_t_minus_1(T, k):
+    return k / (T - 1)
+
+
+def ratio_t_terms(T, k):
+    return 1.0 if k >= T else (T - k * ((T - 1) // k)) / T
+
+
+def ratio_inverted(T, k):
+    return 1 / my_truncation_ratio(T, k)
+
+
+# (check, wrong implementation, index of the known mistake it makes in the check's _Exercise)
+REAL_MISTAKES = [
+    (ex.check_window_features, window_newest_first, 0),
+    (ex.check_window_features, window_with_roll, 1),
+    (ex.check_window_features, window_one_step_early, 2),
+    (ex.check_window_features, window_grouped_by_feature, 3),
+    (ex.check_linear_recurrence, linear_read_before_update, 0),
+    (ex.check_linear_recurrence, linear_from_zeros, 1),
+    (ex.check_linear_recurrence, linear_column_style, 2),
+    (ex.check_linear_recurrence, linear_not_carried, 3),
+    (ex.check_rnn_step_forward, rnn_step_no_tanh, 0),
+    (ex.check_rnn_step_forward, rnn_step_sigmoid, 1),
+    (ex.check_rnn_step_forward, rnn_step_relu, 2),
+    (ex.check_rnn_step_forward, rnn_step_without_bias, 3),
+    (ex.check_rnn_step_forward, rnn_step_without_h_prev, 4),
+    (ex.check_rnn_step_forward, rnn_step_torch_layout, 5),
+    (ex.check_rnn_step_forward, rnn_step_weights_swapped, 6),
+    (ex.check_rnn_forward, rnn_forward_from_zeros, 0),
+    (ex.check_rnn_forward, rnn_forward_stores_previous, 1),
+    (ex.check_rnn_forward, rnn_forward_not_carried, 2),
+    (ex.check_rnn_forward, rnn_forward_linear, 3),
+    (ex.check_rnn_step_backward, step_backward_no_tanh_derivative, 0),
+    (ex.check_rnn_step_backward, step_backward_derivative_at_h_prev, 1),
+    (ex.check_rnn_step_backward, step_backward_tanh_twice, 2),
+    (ex.check_rnn_step_backward, step_backward_h_for_h_prev, 3),
+    (ex.check_rnn_step_backward, step_backward_wh_untransposed, 4),
+    (ex.check_rnn_step_backward, step_backward_wx_untransposed, 5),
+    (ex.check_rnn_step_backward, step_backward_db_averaged, 6),
+    (ex.check_rnn_backward, backward_without_carry, 0),
+    (ex.check_rnn_backward, backward_without_accumulation, 1),
+    (ex.check_rnn_backward, backward_forward_in_time, 2),
+    (ch02_hidden_state.check_leaky_rnn_forward, leaky_alpha_exchanged, 0),
+    (ch02_hidden_state.check_leaky_rnn_forward, leaky_alpha_ignored, 1),
+    (ch02_hidden_state.check_leaky_rnn_forward, leaky_tanh_of_mixture, 2),
+    (ch02_hidden_state.check_leaky_rnn_forward, leaky_from_zeros, 3),
+    (ch03_bptt.check_masked_cross_entropy, ce_mask_ignored, 0),
+    (ch03_bptt.check_masked_cross_entropy, ce_mean_over_all_positions, 1),
+    (ch03_bptt.check_masked_cross_entropy, ce_gradient_at_padding, 2),
+    (ch03_bptt.check_masked_cross_entropy, ce_gradient_not_averaged, 3),
+    (ch03_bptt.check_masked_cross_entropy, ce_loss_summed, 4),
+    (ch03_bptt.check_masked_cross_entropy, ce_gradient_sign, 5),
+    (ch03_bptt.check_truncation_ratio, ratio_chunks_from_the_end, 0),
+    (ch03_bptt.check_truncation_ratio, ratio_k_over_t_minus_1, 1),
+    (ch03_bptt.check_truncation_ratio, ratio_t_terms, 2),
+    (ch03_bptt.check_truncation_ratio, ratio_inverted, 3),
+]
+EXERCISES_1_TO_3 = {
+    ex.check_window_features: ch01_sequences._WINDOW,
+    ex.check_linear_recurrence: ch01_sequences._LINEAR,
+    ex.check_rnn_step_forward: ch02_hidden_state._RNN_STEP,
+    ex.check_rnn_forward: ch02_hidden_state._RNN_SEQ,
+    ch02_hidden_state.check_leaky_rnn_forward: ch02_hidden_state._LEAKY,
+    ex.check_rnn_step_backward: ch03_bptt._RNN_STEP_BACKWARD,
+    ex.check_rnn_backward: ch03_bptt._RNN_BACKWARD,
+    ch03_bptt.check_masked_cross_entropy: ch03_bptt._CE,
+    ch03_bptt.check_truncation_ratio: ch03_bptt._RATIO,
+}
+
+
+@pytest.mark.parametrize("check, wrong, k", REAL_MISTAKES, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_chapters_1_to_3_each_mistake_is_reported_for_a_real_implementation(check, wrong, k):
+    mistakes = EXERCISES_1_TO_3[check].mistakes
+    with pytest.raises(ex.ExerciseError) as info:
+        check(wrong)
+    message = str(info.value)
+    assert mistakes[k].says in message, message
+    assert all(m.says not in message for j, m in enumerate(mistakes) if j != k), message
+
+
+def test_chapters_1_to_3_every_known_mistake_has_a_real_implementation():
+    assert set(EXERCISES_1_TO_3) | {ch01_sequences.check_difference_weights} == {
+        getattr(module, name) for module in CHAPTERS_1_TO_3 for name in module.__all__
+    }
+    for check, exercise in EXERCISES_1_TO_3.items():
+        covered = {k for c, _, k in REAL_MISTAKES if c is check}
+        assert covered == set(range(len(exercise.mistakes))), check.__name__
+        assert len(covered) >= 2, f"{check.__name__}: at least two plausible wrong answers"
+
+
+def test_an_overflowing_cross_entropy_is_told_to_shift_the_logits():
+    with pytest.raises(
+        ex.ExerciseError,
+        match=r"contains NaN or infinite values \(exp overflows .*subtract each row's largest logit",
+    ):
+        ch03_bptt.check_masked_cross_entropy(ce_unshifted)
+
+
+def test_truncation_ratio_reference_is_what_truncated_bptt_computes():
+    """For a tiny pulse the tanh RNN is linear; its truncated and full dWh have the reference ratio."""
+    from companion.ref.tbptt import truncated_rnn_backward
+
+    w = 0.9
+    for case in ch03_bptt._ratio_cases():
+        T, k = case["T"], case["k"]
+        x = np.zeros((1, T, 1))
+        x[0, 0, 0] = 1e-6  # the pulse x_1
+        _, cache = ref_rnn.rnn_forward(x, np.zeros((1, 1)), np.ones((1, 1)), np.full((1, 1), w), np.zeros(1))
+        dh = np.zeros((1, T, 1))
+        dh[0, -1, 0] = 1.0  # the loss is h_T
+        full = ref_rnn.rnn_backward(dh, cache)[3]
+        truncated = truncated_rnn_backward(dh, cache, k)[3]
+        want = ch03_bptt._ratio(case)["ratio"]
+        assert np.isclose(truncated[0, 0] / full[0, 0], want, rtol=1e-9), (T, k)
+        assert np.isclose(full[0, 0], 1e-6 * (T - 1) * w ** (T - 2), rtol=1e-9)
+
+
+def test_truncation_ratio_accepts_a_plain_number_and_refuses_two():
+    assert isinstance(ch03_bptt.check_truncation_ratio(my_truncation_ratio), ex.CheckPassed)  # a float
+    with pytest.raises(ex.ExerciseError, match=r"returned 2 values; expected 1: ratio \[case T=7, k=10\]"):
+        ch03_bptt.check_truncation_ratio(lambda T, k: (my_truncation_ratio(T, k), k))
+
+
+# Weights by hand for y_t = x_t - x_{t-2}: the solution, and wrong weights with what each is told.
+
+
+def _shift(H):
+    return np.eye(H, k=1)  # (H, H): slot i moves to slot i + 1
+
+
+def _ones_at(H, *slots, signs=None):
+    C = np.zeros((H, 1))
+    for slot, sign in zip(slots, signs or [1.0] * len(slots), strict=True):
+        C[slot, 0] = sign
+    return C
+
+
+WRONG_WEIGHTS = [
+    ((_shift(3), np.eye(1, 3), _ones_at(3, 0, 2, signs=[-1.0, 1.0])), r"The sign is reversed"),
+    ((_shift(3), np.eye(1, 3), _ones_at(3, 0, 2)), r"x_\{t-2\} is added; the task subtracts it"),
+    ((_shift(2), np.eye(1, 2), _ones_at(2, 0, 1, signs=[1.0, -1.0])), r"reach back two steps, not one"),
+    ((_shift(4), np.eye(1, 4), _ones_at(4, 0, 3, signs=[1.0, -1.0])), r"one step too far"),
+    ((_shift(3), np.eye(1, 3), _ones_at(3, 2, signs=[-1.0])), r"x_t is missing"),
+    ((_shift(3), np.eye(1, 3), _ones_at(3, 0)), r"Only x_t is read"),
+    ((np.eye(3, k=-1), np.eye(1, 3), my_difference_weights()[2]), r"A is written for column vectors"),
+    ((_shift(3), np.eye(1, 3).T, my_difference_weights()[2]), r"B has shape \(3, 1\); .*\(transposed\?"),
+    ((_shift(3), np.eye(1, 3), my_difference_weights()[2].T), r"C has shape \(1, 3\); .*\(transposed\?"),
+    ((_shift(3) * 0.5, np.eye(1, 3), my_difference_weights()[2]), r"give y_t = 1·x_t -0\.25·x_\{t-2\}\. The"),
+    ((np.ones((3, 2)), np.eye(1, 3), my_difference_weights()[2]), r"A has shape \(3, 2\); expected a square"),
+]
+
+
+def test_difference_weights_solution_passes():
+    report = ch01_sequences.check_difference_weights(*my_difference_weights())
+    assert repr(report) == "✓ check_difference_weights: all checks passed (3 cases)"
+    A, B, C = my_difference_weights()
+    P = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]  # any change of basis works too
+    assert isinstance(ch01_sequences.check_difference_weights(P.T @ A @ P, B @ P, P.T @ C), ex.CheckPassed)
+
+
+@pytest.mark.parametrize("weights, fault", WRONG_WEIGHTS, ids=[w[1][:30] for w in WRONG_WEIGHTS])
+def test_wrong_difference_weights_are_reported_with_their_fault(weights, fault):
+    with pytest.raises(ex.ExerciseError) as info:
+        ch01_sequences.check_difference_weights(*weights)
+    assert re.search(fault, str(info.value)), str(info.value)
+    assert str(info.value).startswith("✗ check_difference_weights: ")
+
+
+def test_every_difference_mistake_has_wrong_weights():
+    for _, says in ch01_sequences._DIFFERENCE_MISTAKES:
+        assert any(re.search(fault, says) for _, fault in WRONG_WEIGHTS), says
+
+
+def test_running_sum_window_error_formula_matches_least_squares():
+    """Chapter 1's exercise: the best window model's error on the running sum of i.i.d. inputs."""
+    from companion.data.tasks import sum_task
+    from companion.ref import window
+
+    T = 32
+    x, _ = sum_task(4000, T, rng=11)
+    y = np.cumsum(x, axis=1)  # (N, T, 1)
+    for w in (1, 4, 16, 31):
+        mse, _ = window.fit_window_model(x, y, w)
+        predicted = my_running_sum_window_mse(T, w, float(np.var(x)))
+        assert abs(mse - predicted) < 0.1 * predicted, (w, mse, predicted)  # sd about 2% at N = 4000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -680,31 +1104,94 @@ def test_a_check_gives_the_same_verdict_every_time():
     assert len(messages) == 1
 
 
-def test_notebook_solutions_are_the_tested_ones():
-    """A chapter's hidden solution is the function tested here (comments aside)."""
+# The solution functions each chapter hides under its exercises: a notebook that renames or drops
+# one, or defines one that differs from the tested function, fails.
+NOTEBOOK_SOLUTIONS = {
+    "01-sequences.ipynb": {
+        "my_window_features",
+        "my_linear_recurrence",
+        "my_difference_weights",
+        "my_running_sum_window_mse",
+    },
+    "02-hidden-state.ipynb": {"my_rnn_forward", "my_leaky_rnn_forward"},
+    "03-bptt.ipynb": {"my_rnn_backward", "my_masked_cross_entropy", "my_truncation_ratio"},
+    "04-gradients.ipynb": {"my_clip_by_norm", "my_step_jacobian"},
+    "05-lstm.ipynb": {"my_lstm_step_forward"},
+    "06-gru.ipynb": {"my_gru_step_forward"},
+    "07-deep-bidirectional.ipynb": {"my_num_parameters", "my_rnn_forward_lengths"},
+    "08-attention-seq2seq.ipynb": {"my_masked_softmax", "my_beam_step"},
+    "09-language-models.ipynb": {"my_bits_and_perplexity", "my_sampling_distribution"},
+    "10-music.ipynb": {"my_piano_roll", "my_bits_per_pitch"},
+    "13-beyond-recurrence.ipynb": {"my_causal_self_attention", "my_linear_scan"},
+}
+
+
+EXACT_SOLUTIONS = {"01-sequences.ipynb", "02-hidden-state.ipynb", "03-bptt.ipynb"}
+
+
+def notebook_functions(path: Path) -> dict:
+    """The functions defined at the top level of a notebook's code cells, by name, as unparsed source."""
+    found = {}
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tree = ast.parse(  # an IPython magic line (%pip, !cmd) parses as a `pass` at its indentation
+            "".join(
+                line[: len(line) - len(line.lstrip())] + "pass\n"
+                if line.lstrip().startswith(("%", "!"))
+                else line
+                for line in cell["source"]
+            )
+        )
+        found.update(
+            {node.name: ast.unparse(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+        )
+    return found
+
+
+def assert_notebook_solutions(book: Path) -> None:
+    """Each chapter in ``book`` defines exactly the solutions listed for it, each the one tested here."""
     tested = {
         name: ast.unparse(ast.parse(inspect.getsource(fn)))
         for name, fn in globals().items()
         if name.startswith("my_")
     }
-    for path in sorted((Path(__file__).resolve().parents[1] / "book").glob("*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        for cell in cells:
-            if cell["cell_type"] != "code":
-                continue
-            tree = ast.parse(  # an IPython magic line (%pip, !cmd) parses as a `pass` at its indentation
-                "".join(
-                    line[: len(line) - len(line.lstrip())] + "pass\n"
-                    if line.lstrip().startswith(("%", "!"))
-                    else line
-                    for line in cell["source"]
-                )
+    assert set().union(*NOTEBOOK_SOLUTIONS.values()) <= set(tested)
+    for name, expected in NOTEBOOK_SOLUTIONS.items():
+        defined = notebook_functions(book / name)
+        solutions = {f for f in defined if f.startswith("my_")}
+        if name in EXACT_SOLUTIONS:  # other chapters may add solutions that their own test files test
+            assert solutions == expected, f"{name}: defines {sorted(solutions)}, expected {sorted(expected)}"
+        assert expected <= solutions, f"{name}: defines {sorted(solutions)}, expected {sorted(expected)}"
+        for function in expected:
+            assert defined[function] == tested[function], (
+                f"{name}: {function} differs from the tested solution"
             )
-            for node in tree.body:
-                if isinstance(node, ast.FunctionDef) and node.name in tested:
-                    assert ast.unparse(node) == tested[node.name], (
-                        f"{path.name}: {node.name} differs from the tested solution"
-                    )
+
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+
+
+def test_notebook_solutions_are_the_tested_ones():
+    assert_notebook_solutions(BOOK)
+
+
+@pytest.mark.parametrize("change", ["rename", "remove", "alter"])
+def test_notebook_solution_check_notices_a_changed_solution(tmp_path, change):
+    for name in NOTEBOOK_SOLUTIONS:
+        (tmp_path / name).write_text((BOOK / name).read_text())
+    notebook = json.loads((BOOK / "03-bptt.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if any("def my_truncation_ratio" in line for line in cell["source"]):
+            if change == "rename":
+                cell["source"] = [line.replace("my_truncation_ratio", "my_ratio") for line in cell["source"]]
+            elif change == "remove":
+                cell["source"] = ["check_truncation_ratio(lambda T, k: 1.0)\n"]
+            else:
+                cell["source"] = [line.replace("(T - 1) // k", "T // k") for line in cell["source"]]
+    (tmp_path / "03-bptt.ipynb").write_text(json.dumps(notebook))
+    with pytest.raises(AssertionError, match="03-bptt.ipynb: "):
+        assert_notebook_solutions(tmp_path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1158,3 +1645,82 @@ def test_sampling_reference_is_what_the_package_draws_from():
         freq = np.bincount(drawn, minlength=len(z)) / n
         assert np.all(freq[want == 0] == 0)
         assert np.all(np.abs(freq - want) < 4.5 * np.sqrt(want * (1 - want) / n) + 1e-12), (freq, want)
+
+
+# Chapter 12: the solutions as in the book, and wrong implementations readers write.
+
+
+def my_masked_mean(output, lengths):
+    valid = np.arange(output.shape[1])[None, :] < lengths[:, None]  # (N, T)
+    return (output * valid[:, :, None]).sum(axis=1) / lengths[:, None]
+
+
+def my_last_valid(output, lengths):
+    return output[np.arange(len(lengths)), lengths - 1]
+
+
+def my_confusion_matrix(y_true, y_pred, num_classes):
+    m = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(m, (y_true, y_pred), 1)
+    return m
+
+
+def mean_over_all_steps(output, lengths):
+    return output.mean(axis=1)
+
+
+def mean_divided_by_t(output, lengths):
+    valid = np.arange(output.shape[1])[None, :] < lengths[:, None]
+    return (output * valid[:, :, None]).sum(axis=1) / output.shape[1]
+
+
+def mean_with_le(output, lengths):
+    valid = np.arange(output.shape[1])[None, :] <= lengths[:, None]
+    return (output * valid[:, :, None]).sum(axis=1) / (lengths[:, None] + 1)
+
+
+def last_column(output, lengths):
+    return output[:, -1]
+
+
+def last_off_by_one(output, lengths):
+    return output[np.arange(len(lengths)), np.minimum(lengths, output.shape[1] - 1)]
+
+
+def confusion_transposed(y_true, y_pred, num_classes):
+    return my_confusion_matrix(y_pred, y_true, num_classes)
+
+
+def confusion_normalised(y_true, y_pred, num_classes):
+    m = my_confusion_matrix(y_true, y_pred, num_classes)
+    return m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+
+
+def confusion_classes_seen(y_true, y_pred, num_classes):
+    return my_confusion_matrix(y_true, np.minimum(y_pred, y_true.max()), y_true.max() + 1)
+
+
+SOLUTIONS.extend(  # the SOLUTIONS tests above read the list at collection
+    [
+        (ex.check_masked_mean, my_masked_mean),
+        (ex.check_last_valid, my_last_valid),
+        (ex.check_confusion_matrix, my_confusion_matrix),
+    ]
+)
+WRONG.extend(  # the WRONG tests above read the list at collection
+    [
+        (ex.check_masked_mean, mean_over_all_steps, r"mean differs .*over all T steps, padding included"),
+        (ex.check_masked_mean, mean_divided_by_t, "divided by T, the padded length"),
+        (ex.check_masked_mean, mean_with_le, r"keeps t <= lengths\[n\]"),
+        (ex.check_last_valid, last_column, r"output\[:, -1\] is read"),
+        (ex.check_last_valid, last_off_by_one, "the step after the end"),
+        (ex.check_confusion_matrix, confusion_transposed, "Rows are the predicted classes"),
+        (ex.check_confusion_matrix, confusion_normalised, "Each row is divided by its total"),
+        (
+            ex.check_confusion_matrix,
+            confusion_classes_seen,
+            r"matrix has shape \(2, 2\); expected .*use num_classes",
+        ),
+    ]
+)
+NOTEBOOK_SOLUTIONS["12-classifying.ipynb"] = {"my_masked_mean", "my_last_valid", "my_confusion_matrix"}

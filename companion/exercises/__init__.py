@@ -13,10 +13,14 @@ ch.   check                                   the reader writes
 ====  ======================================  ===================================================
 1     :func:`.check_window_features`          ``fn(x, width)``: the last ``width`` inputs per step
 1     :func:`.check_linear_recurrence`        ``fn(x, h0, A, B, C)``: a linear state-space model
+1     :func:`.check_difference_weights`       ``(A, B, C)``: weights for x_t − x_{t−2}
 2     :func:`.check_rnn_step_forward`         ``fn(x, h_prev, Wx, Wh, b)``: one tanh RNN step
 2     :func:`.check_rnn_forward`              ``fn(x, h0, Wx, Wh, b)``: the whole sequence
+2     :func:`.check_leaky_rnn_forward`        ``fn(x, h0, Wx, Wh, b, alpha)``: a leaky RNN
 3     :func:`.check_rnn_step_backward`        ``fn(dh, cache)``: the gradients of one step
 3     :func:`.check_rnn_backward`             ``fn(dh, cache)``: backpropagation through time
+3     :func:`.check_masked_cross_entropy`     ``fn(logits, targets, mask)``: loss and gradient
+3     :func:`.check_truncation_ratio`         ``fn(T, k)``: what truncated BPTT keeps
 4     :func:`.check_clip_by_norm`             ``fn(grads, max_norm)``: gradient clipping
 4     :func:`.check_step_jacobian`            ``fn(x, h_prev, Wx, Wh, b)``: one step's Jacobian
 5     :func:`.check_lstm_step_forward`        ``fn(x, h_prev, c_prev, Wx, Wh, b)``: one LSTM step
@@ -48,9 +52,22 @@ The checks live in :mod:`~companion.exercises.ch01_sequences`, :mod:`~companion.
 The inputs come from fixed seeds, so a check gives the same verdict every time it runs.
 """
 
-from companion.exercises.ch01_sequences import check_linear_recurrence, check_window_features
-from companion.exercises.ch02_hidden_state import check_rnn_forward, check_rnn_step_forward
-from companion.exercises.ch03_bptt import check_rnn_backward, check_rnn_step_backward
+from companion.exercises.ch01_sequences import (
+    check_difference_weights,
+    check_linear_recurrence,
+    check_window_features,
+)
+from companion.exercises.ch02_hidden_state import (
+    check_leaky_rnn_forward,
+    check_rnn_forward,
+    check_rnn_step_forward,
+)
+from companion.exercises.ch03_bptt import (
+    check_masked_cross_entropy,
+    check_rnn_backward,
+    check_rnn_step_backward,
+    check_truncation_ratio,
+)
 from companion.exercises.ch04_gradients import check_clip_by_norm, check_step_jacobian
 from companion.exercises.ch05_lstm import check_lstm_step_forward
 from companion.exercises.ch06_gru import check_gru_step_forward
@@ -67,10 +84,14 @@ __all__ = [
     "CheckPassed",
     "check_window_features",
     "check_linear_recurrence",
+    "check_difference_weights",
     "check_rnn_step_forward",
     "check_rnn_forward",
+    "check_leaky_rnn_forward",
     "check_rnn_step_backward",
     "check_rnn_backward",
+    "check_masked_cross_entropy",
+    "check_truncation_ratio",
     "check_clip_by_norm",
     "check_step_jacobian",
     "check_lstm_step_forward",

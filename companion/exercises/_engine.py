@@ -42,6 +42,7 @@ class _Exercise:
     shape_hint: Callable[[str, tuple, tuple], str] | None = None
     extra_ok: bool = False  # the reader may return more values (a cache) after the outputs
     tolerance: float = TOLERANCE
+    nonfinite_hint: str = ""  # said after "contains NaN or infinite values", e.g. what overflows
 
 
 def _ref(module: str):
@@ -97,8 +98,8 @@ def _call(ex: _Exercise, fn: Callable, case: dict, args: tuple[str, ...]):
 
 def _unpack(ex: _Exercise, case: dict, out) -> dict:
     names = case.get("_outputs", ex.outputs)
-    if len(names) == 1 and hasattr(out, "shape"):
-        out = (out,)
+    if len(names) == 1 and (hasattr(out, "shape") or isinstance(out, (int, float, np.number))):
+        out = (out,)  # a single array, or a single number
     if not isinstance(out, (tuple, list)):
         _fail(ex, case, f"your function returned a {type(out).__name__}; expected {', '.join(names)}")
     if len(out) < len(names) or (len(out) > len(names) and not ex.extra_ok):
@@ -133,7 +134,8 @@ def _check_shapes(ex: _Exercise, case: dict, got: dict, want: dict) -> None:
             hint = (ex.shape_hint(name, g, w) if ex.shape_hint else "") or _shape_hint(g, w)
             _fail(ex, case, f"{name} has shape {g}; expected {expected}{hint}")
         if not np.all(np.isfinite(got[name])):
-            _fail(ex, case, f"{name} contains NaN or infinite values")
+            hint = f" ({ex.nonfinite_hint})" if ex.nonfinite_hint else ""
+            _fail(ex, case, f"{name} contains NaN or infinite values{hint}")
 
 
 def _agrees(ex: _Exercise, got: dict, candidate: dict, names) -> bool:
@@ -161,7 +163,9 @@ def _diagnose(ex: _Exercise, case: dict, got: dict, want: dict) -> None:
         verdict = f"{_listing(wrong)} differ from the reference (relative errors {listed})"
     if right:
         verdict += f"; {_listing(right)} {'is' if len(right) == 1 else 'are'} correct"
-    changed = [(m, m.outputs(case)) for m in ex.mistakes]
+    changed = [
+        (m, {k: np.asarray(v, dtype=np.float64) for k, v in m.outputs(case).items()}) for m in ex.mistakes
+    ]
     for mistake, outputs in changed:
         if outputs and _agrees(ex, got, {**want, **outputs}, names):
             _fail(ex, case, f"{verdict}. {mistake.says}")
@@ -179,7 +183,7 @@ def _run(ex: _Exercise, fn: Callable, cases: list[dict], args: tuple[str, ...]) 
         raise TypeError(f"{ex.name}: expected your function, got {type(fn).__name__}")
     for case in cases:
         got = _unpack(ex, case, _call(ex, fn, case, args))
-        want = ex.reference(case)
+        want = {k: np.asarray(v, dtype=np.float64) for k, v in ex.reference(case).items()}
         _check_shapes(ex, case, got, want)
         _diagnose(ex, case, got, want)
     return CheckPassed(ex.name, len(cases))

@@ -1,4 +1,6 @@
-"""Self-checks for the exercises of chapter 1, *Sequences*: window features and a linear recurrence."""
+"""Self-checks for the exercises of chapter 1, *Sequences*: window features, a linear recurrence, and
+weights set by hand for a two-step difference.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ from collections.abc import Callable
 import numpy as np
 
 from companion.exercises._engine import _Exercise, _label, _Mistake, _ref, _run
-from companion.exercises.report import CheckPassed
+from companion.exercises.report import CheckPassed, ExerciseError
 
-__all__ = ["check_window_features", "check_linear_recurrence"]
+__all__ = ["check_window_features", "check_linear_recurrence", "check_difference_weights"]
 
 
 def _window_cases() -> list[dict]:
@@ -188,3 +190,125 @@ def check_linear_recurrence(fn: Callable) -> CheckPassed:
     ✓ check_linear_recurrence: all checks passed (3 cases)
     """
     return _run(_LINEAR, fn, _linear_cases(), ("x", "h0", "A", "B", "C"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Weights by hand: y_t = x_t - x_{t-2}.
+
+_DIFFERENCE = "check_difference_weights"
+_TARGET_RESPONSE = np.array([1.0, 0.0, -1.0, 0.0, 0.0, 0.0])  # y_t = sum_j m_j x_{t-j}: m = (1, 0, -1)
+
+# Impulse responses of common wrong answers, and what to say about each (the first that matches wins).
+_DIFFERENCE_MISTAKES = [
+    ((-1.0, 0.0, 1.0), "The sign is reversed: you compute x_{t-2} - x_t."),
+    ((1.0, 0.0, 1.0), "x_{t-2} is added; the task subtracts it."),
+    ((1.0, -1.0, 0.0), "Your weights compute x_t - x_{t-1}: the state must reach back two steps, not one."),
+    ((1.0, 0.0, 0.0, -1.0), "Your weights compute x_t - x_{t-3}: the state reaches back one step too far."),
+    ((0.0, 0.0, -1.0), "x_t is missing: the read-out must add the newest input as well."),
+    ((1.0, 0.0, 0.0), "Only x_t is read; the read-out must also subtract x_{t-2}."),
+]
+
+
+def _difference_fail(message: str):
+    raise ExerciseError(f"✗ {_DIFFERENCE}: {message}")
+
+
+def _as_matrix(name: str, value) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        _difference_fail(f"{name} is a {type(value).__name__}; expected a 2-d array")
+    if array.ndim != 2:
+        _difference_fail(f"{name} has shape {array.shape}; expected a 2-d array")
+    if not np.all(np.isfinite(array)):
+        _difference_fail(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _response(A, B, C, steps: int = 6) -> np.ndarray:
+    """m_j = B A^j C, the weight of x_{t-j} in y_t, for j = 0, ..., steps - 1."""
+    out, row = [], B  # (1, H)
+    for _ in range(steps):
+        out.append(float((row @ C)[0, 0]))
+        row = row @ A  # (1, H)
+    return np.array(out)
+
+
+def _describe_response(m: np.ndarray) -> str:
+    terms = [f"{v:+.3g}·x_{{t-{j}}}" if j else f"{v:+.3g}·x_t" for j, v in enumerate(m) if abs(v) > 1e-9]
+    return " ".join(terms).lstrip("+") if terms else "0"
+
+
+def check_difference_weights(A, B, C) -> CheckPassed:
+    """Check weights ``(A, B, C)`` chosen by hand for ``y_t = x_t - x_{t-2}`` (chapter 1 exercise).
+
+    The linear recurrence :math:`h_t = h_{t-1} A + x_t B`, :math:`y_t = h_t C` with :math:`h_0 = 0`
+    and one input and one output feature must output :math:`y_t = x_t - x_{t-2}` at every step,
+    with :math:`x_t = 0` before the sequence starts.
+
+    Parameters
+    ----------
+    A : array_like of shape (H, H)
+        State transition, for any state size H.
+    B : array_like of shape (1, H)
+        Input map (D = 1).
+    C : array_like of shape (H, 1)
+        Read-out (K = 1).
+
+    Returns
+    -------
+    CheckPassed
+        When the recurrence computes ``x_t - x_{t-2}`` on every case (random sequences of
+        lengths 1 to 12).
+
+    Raises
+    ------
+    ExerciseError
+        Naming the fault: a shape that does not fit, the weights written for column vectors, or
+        the difference the weights compute instead (its sign, or how far back it reaches).
+
+    Notes
+    -----
+    With :math:`h_0 = 0` the output is :math:`y_t = \\sum_{j \\ge 0} (B A^j C)\\, x_{t-j}`: the weights
+    must make :math:`B C = 1`, :math:`B A^2 C = -1` and every other :math:`B A^j C = 0`.
+
+    Examples
+    --------
+    >>> A = np.eye(3, k=1)  # a shift register: slot i holds x_{t-i}
+    >>> B, C = np.eye(1, 3), np.array([[1.0], [0.0], [-1.0]])
+    >>> check_difference_weights(A, B, C)
+    ✓ check_difference_weights: all checks passed (3 cases)
+    """
+    A, B, C = _as_matrix("A", A), _as_matrix("B", B), _as_matrix("C", C)
+    H = A.shape[0]
+    if A.shape != (H, H):
+        _difference_fail(f"A has shape {A.shape}; expected a square (H, H)")
+    if B.shape != (1, H):
+        hint = " (transposed? with rows, x_t @ B is (1, H))" if B.shape == (H, 1) else ""
+        _difference_fail(f"B has shape {B.shape}; expected (D, H) = (1, {H}){hint}")
+    if C.shape != (H, 1):
+        hint = " (transposed? with rows, h_t @ C is (1, 1))" if C.shape == (1, H) else ""
+        _difference_fail(f"C has shape {C.shape}; expected (H, K) = ({H}, 1){hint}")
+    m = _response(A, B, C, steps=max(6, H + 2))
+    if not np.allclose(m, np.pad(_TARGET_RESPONSE, (0, len(m) - 6)), rtol=0, atol=1e-9):
+        if np.allclose(_response(A.T, B, C, len(m))[:6], _TARGET_RESPONSE, rtol=0, atol=1e-9):
+            _difference_fail(
+                "A is written for column vectors (A h); with one row per sequence the step is h @ A, "
+                "so use the transpose of your A."
+            )
+        said = "y_t should be x_t - x_{t-2}, but your weights give y_t = " + _describe_response(m)
+        for response, says in _DIFFERENCE_MISTAKES:
+            want = np.zeros(len(m))
+            want[: len(response)] = response
+            if np.allclose(m, want, rtol=0, atol=1e-9):
+                _difference_fail(f"{said}. {says}")
+        _difference_fail(f"{said}. The weight of x_{{t-j}} in y_t is B A^j C: make it 1, 0, -1, 0, ...")
+    rng = np.random.default_rng(103)
+    linear = _ref("linear")
+    for T in (12, 2, 1):  # also on sequences shorter than the delay, which start from h_0 = 0
+        x = rng.normal(size=(3, T, 1))
+        y, _ = linear.linear_recurrence(x, np.zeros((3, H)), A, B, C)
+        past = np.concatenate([np.zeros((3, 2, 1)), x], axis=1)[:, :T]  # (N, T, 1): x_{t-2}
+        if not np.allclose(y, x - past, rtol=1e-9, atol=1e-9):  # pragma: no cover - follows from m
+            _difference_fail(f"the outputs differ from x_t - x_{{t-2}} on a sequence of length {T}")
+    return CheckPassed(_DIFFERENCE, 3)

@@ -1,5 +1,5 @@
-"""Self-checks for the exercises of chapter 2, *The hidden state*: one tanh RNN step and the whole
-sequence.
+"""Self-checks for the exercises of chapter 2, *The hidden state*: one tanh RNN step, the whole
+sequence, and a leaky RNN.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 from companion.exercises._engine import _Exercise, _label, _Mistake, _ref, _run, _sigmoid
 from companion.exercises.report import CheckPassed
 
-__all__ = ["check_rnn_step_forward", "check_rnn_forward"]
+__all__ = ["check_rnn_step_forward", "check_rnn_forward", "check_leaky_rnn_forward"]
 
 
 def _rnn_params(rng, D: int, H: int) -> dict:
@@ -25,7 +25,7 @@ def _rnn_params(rng, D: int, H: int) -> dict:
 def _rnn_step_cases() -> list[dict]:
     rng = np.random.default_rng(201)
     cases = []
-    for N, D, H in [(3, 4, 5), (2, 3, 3), (1, 2, 4)]:
+    for N, D, H in [(3, 4, 4), (2, 3, 5), (1, 2, 4)]:  # square first: Wx and Wh can be swapped
         x, h_prev = rng.normal(size=(N, D)), rng.uniform(-1, 1, size=(N, H))
         cases.append({"x": x, "h_prev": h_prev, **_rnn_params(rng, D, H), "_label": _label(N=N, D=D, H=H)})
     return cases
@@ -103,7 +103,7 @@ def check_rnn_step_forward(fn: Callable) -> CheckPassed:
 def _rnn_seq_cases() -> list[dict]:
     rng = np.random.default_rng(202)
     cases = []
-    for N, T, D, H in [(2, 5, 3, 4), (3, 4, 2, 2), (1, 1, 2, 3)]:
+    for N, T, D, H in [(2, 5, 3, 3), (3, 4, 2, 4), (1, 1, 2, 3)]:  # square first
         x, h0 = rng.normal(size=(N, T, D)), rng.uniform(-1, 1, size=(N, H))
         cases.append({"x": x, "h0": h0, **_rnn_params(rng, D, H), "_label": _label(N=N, T=T, D=D, H=H)})
     return cases
@@ -184,3 +184,108 @@ def check_rnn_forward(fn: Callable) -> CheckPassed:
     ✓ check_rnn_forward: all checks passed (3 cases)
     """
     return _run(_RNN_SEQ, fn, _rnn_seq_cases(), ("x", "h0", "Wx", "Wh", "b"))
+
+
+# --------------------------------------------------------------------------------------------------
+# A leaky RNN: h_t = (1 - alpha) h_{t-1} + alpha tanh(x_t Wx + h_{t-1} Wh + b).
+
+
+def _leaky_cases() -> list[dict]:
+    rng = np.random.default_rng(203)
+    cases = []
+    for N, T, D, H, alpha in [(2, 6, 3, 3, 0.2), (3, 4, 2, 5, 0.7), (1, 1, 2, 3, 0.35)]:
+        x, h0 = rng.normal(size=(N, T, D)), rng.uniform(-1, 1, size=(N, H))
+        cases.append(
+            {
+                "x": x,
+                "h0": h0,
+                **_rnn_params(rng, D, H),
+                "alpha": alpha,
+                "_label": _label(N=N, T=T, D=D, H=H, alpha=alpha),
+            }
+        )
+    return cases
+
+
+def _leaky(c: dict, keep=None, take=None, squash_mix: bool = False, h0=None) -> np.ndarray:
+    alpha = c["alpha"]
+    keep = 1.0 - alpha if keep is None else keep  # weight of the old state
+    take = alpha if take is None else take  # weight of the new candidate
+    state, hs = (c["h0"] if h0 is None else h0), []
+    for t in range(c["x"].shape[1]):
+        a = c["x"][:, t] @ c["Wx"] + state @ c["Wh"] + c["b"]  # (N, H)
+        state = np.tanh(keep * state + take * a) if squash_mix else keep * state + take * np.tanh(a)
+        hs.append(state)
+    return np.stack(hs, axis=1)  # (N, T, H)
+
+
+_LEAKY = _Exercise(
+    name="check_leaky_rnn_forward",
+    outputs=("h",),
+    extra_ok=True,
+    reference=lambda c: {"h": _leaky(c)},
+    shapes={"h": "(N, T, H)"},
+    shape_hint=_seq_hint,
+    equation="Starting from h0: h_t = (1 - alpha) * h_{t-1} + alpha * tanh(x_t @ Wx + h_{t-1} @ Wh + b).",
+    mistakes=[
+        _Mistake(
+            "alpha and 1 - alpha are exchanged: alpha is the weight of the new tanh step, 1 - alpha "
+            "the weight of the old state.",
+            lambda c: {"h": _leaky(c, keep=c["alpha"], take=1.0 - c["alpha"])},
+        ),
+        _Mistake(
+            "alpha is ignored: this is the vanilla RNN (alpha = 1).",
+            lambda c: {"h": _leaky(c, keep=0.0, take=1.0)},
+        ),
+        _Mistake(
+            "The tanh is applied to the mixture; the leak mixes the old state with tanh of the "
+            "pre-activation, outside the tanh.",
+            lambda c: {"h": _leaky(c, squash_mix=True)},
+        ),
+        _Mistake(
+            "h0 is ignored; the first step starts from the initial state it is given.",
+            lambda c: {"h": _leaky(c, h0=np.zeros_like(c["h0"]))},
+        ),
+    ],
+)
+
+
+def check_leaky_rnn_forward(fn: Callable) -> CheckPassed:
+    """Check the reader's leaky RNN over a whole sequence (chapter 2 exercise).
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(x, h0, Wx, Wh, b, alpha)`` with ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` (D, H), ``Wh``
+        (H, H), ``b`` (H,) and a float ``alpha`` in (0, 1], returning every hidden state ``h`` of
+        shape (N, T, H) (or a tuple that starts with it).
+
+    Returns
+    -------
+    CheckPassed
+        When every case agrees with the leaky update below.
+
+    Raises
+    ------
+    ExerciseError
+        Naming the fault: a wrong shape, ``alpha`` and ``1 - alpha`` exchanged, ``alpha`` ignored,
+        the tanh applied to the mixture, or ``h0`` ignored.
+
+    Notes
+    -----
+    :math:`h_t = (1 - \\alpha)\\, h_{t-1} + \\alpha \\tanh(x_t W_x + h_{t-1} W_h + b)`: a leaky unit,
+    which keeps a fraction :math:`1 - \\alpha` of its state at every step; :math:`\\alpha = 1` is the
+    vanilla RNN of :func:`companion.ref.rnn.rnn_forward`.
+
+    Examples
+    --------
+    >>> def leaky(x, h0, Wx, Wh, b, alpha):
+    ...     h, out = h0, []
+    ...     for t in range(x.shape[1]):
+    ...         h = (1 - alpha) * h + alpha * np.tanh(x[:, t] @ Wx + h @ Wh + b)
+    ...         out.append(h)
+    ...     return np.stack(out, axis=1)
+    >>> check_leaky_rnn_forward(leaky)
+    ✓ check_leaky_rnn_forward: all checks passed (3 cases)
+    """
+    return _run(_LEAKY, fn, _leaky_cases(), ("x", "h0", "Wx", "Wh", "b", "alpha"))
