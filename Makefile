@@ -158,9 +158,10 @@ site: install browser
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=book --KernelManager.transport=ipc $(if $(filter 0,$(shell id -u)),--allow-root)
 
-## make bench: time companion's layers against torch.nn side by side (not part of `make test`)
+## make bench: time companion's layers against torch.nn side by side (not part of `make test`);
+## BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--clock cpu"` on a busy machine
 bench: install
-	$(BIN)/python benchmarks/bench_layers.py
+	$(BIN)/python benchmarks/bench_layers.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -169,7 +169,12 @@ def section_numpy(args: argparse.Namespace, peaks: dict[torch.dtype, float]) -> 
             out, dx, _, dW_hh, *_ = run_torch()
             diff = check(f"numpy {cell} {name}", max_rel_diff((out, dx, dW_hh), run_numpy()), dtype)
             t_torch, t_numpy = time_alternating(
-                [run_torch, run_numpy], args.warmup, args.repeats, alternate, clock=args.clock
+                [run_torch, run_numpy],
+                args.warmup,
+                args.repeats,
+                alternate,
+                clock=args.clock,
+                isolate=args.isolate,
             )
             flops = matmul_flops(cell, Stack(1, False), sizes, T)
             rows.append(
@@ -254,6 +259,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="wall",
         help="wall: elapsed time (default); cpu: the thread's CPU time, steadier when busy (1 thread)",
     )
+    p.add_argument(
+        "--shared-process",
+        dest="isolate",
+        action="store_false",
+        help="time both sides in this process (default: each side in processes of its own, forked)",
+    )
     p.add_argument("--repeats", type=int, help="timed calls per side (default 11, --quick 3)")
     p.add_argument("--warmup", type=int, help="untimed calls per side first (default 2, --quick 1)")
     p.add_argument("-T", type=_ints, default=(100, 400), help="sequence lengths (default 100,400)")
@@ -300,7 +311,10 @@ def main(argv: list[str] | None = None) -> None:
     flush = torch.set_flush_denormal(True)  # subnormal floats in a vanishing backward pass are slow
     start = time.perf_counter()
     progress("matmul peak")
-    peaks = {dtype: matmul_peak(dtype, repeats=5 if args.quick else 15) for dtype in DTYPES.values()}
+    peaks = {
+        dtype: matmul_peak(dtype, repeats=5 if args.quick else 15, clock=args.clock)
+        for dtype in DTYPES.values()
+    }
     command = "python benchmarks/bench_layers.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     calls = f"{args.warmup} warm-up and {args.repeats} timed calls per side"
     blocks = "" if args.threads == 1 else " (numpy table: each side in a block of its own)"
@@ -316,8 +330,20 @@ def main(argv: list[str] | None = None) -> None:
                     "matmul peak (`torch.mm`, 1024 x 1024)",
                     ", ".join(f"{n} {peaks[d]:.0f} GFLOP/s" for n, d in DTYPES.items()),
                 ),
-                ("timing", f"medians of {calls}, the sides alternating call by call{blocks}"),
+                (
+                    "timing",
+                    f"medians of {calls}, the sides alternating process by process, "
+                    "each process with its own warm-up"
+                    if args.isolate
+                    else f"medians of {calls}, the sides alternating call by call{blocks}",
+                ),
                 ("clock", "the thread's CPU time" if args.clock == "cpu" else "elapsed (wall) time"),
+                (
+                    "processes",
+                    "each side of a row in processes of its own, forked in 3 rounds (denormal table: shared)"
+                    if args.isolate
+                    else "both sides in one process",
+                ),
             ],
             numeric_from=2,
         ),
