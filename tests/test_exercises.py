@@ -1724,3 +1724,13 @@ WRONG.extend(  # the WRONG tests above read the list at collection
     ]
 )
 NOTEBOOK_SOLUTIONS["12-classifying.ipynb"] = {"my_masked_mean", "my_last_valid", "my_confusion_matrix"}
+
+
+# Chapter 11: the solutions and wrong implementations are defined with its other tests.
+from test_forecasting import SOLUTIONS as CH11_SOLUTIONS  # noqa: E402
+from test_forecasting import WRONG as CH11_WRONG  # noqa: E402
+from test_forecasting import my_mase, my_recursive_ar, my_seasonal_naive, my_windows  # noqa: E402, F401 (read by assert_notebook_solutions)
+
+SOLUTIONS.extend(CH11_SOLUTIONS)  # the SOLUTIONS tests above read the list at collection
+WRONG.extend(CH11_WRONG)  # the WRONG tests above read the list at collection
+NOTEBOOK_SOLUTIONS["11-forecasting.ipynb"] = {"my_windows", "my_seasonal_naive", "my_mase", "my_recursive_ar"}

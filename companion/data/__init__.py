@@ -4,7 +4,9 @@ downloaded.
 :mod:`~companion.data.tasks` holds the synthetic sequence tasks (numpy, chapter 1 onwards) and
 ``companion.data.dates`` the date-format translation pairs of chapter 8 (it imports torch);
 ``companion.data.text`` reads text corpora (the shipped Genesis, or any text) for the language models of
-chapter 9, and ``companion.data.music`` the shipped Bach chorale melodies of chapter 10. For chapter 12,
+chapter 9, and ``companion.data.music`` the shipped Bach chorale melodies of chapter 10.
+``companion.data.series`` holds the monthly CO₂ and yearly sunspot series and the leakage-free windows
+of chapter 11. For chapter 12,
 ``companion.data.vowels`` holds the Japanese Vowels speaker set, ``companion.data.sentiment`` film-review
 sentences rated for sentiment and ``companion.data.video`` clips of moving shapes generated from a seed.
 The shipped files and their sources and licences are in ``companion/data/files/`` (``README.md`` there).
@@ -14,7 +16,7 @@ it is used (``help(companion.data.tasks)``), so reading the numpy tasks never im
 
 import importlib
 
-_MODULES = ("dates", "music", "sentiment", "tasks", "text", "video", "vowels")
+_MODULES = ("dates", "music", "sentiment", "series", "tasks", "text", "video", "vowels")
 
 
 def __getattr__(name: str):

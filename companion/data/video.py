@@ -20,6 +20,7 @@ import numpy as np
 
 __all__ = ["DIRECTIONS", "Clips", "moving_squares", "shuffle_frames"]
 
+#: The class names of :func:`moving_squares`, by label: 0 left, 1 right, 2 up, 3 down.
 DIRECTIONS = ("left", "right", "up", "down")
 _STEP = {0: (0, -1), 1: (0, 1), 2: (-1, 0), 3: (1, 0)}  # label -> (row, column) step per frame
 

@@ -22,7 +22,9 @@ import numpy as np
 
 __all__ = ["NUM_SPEAKERS", "NUM_COEFFICIENTS", "VowelsSplit", "japanese_vowels"]
 
+#: The number of speakers (classes), labelled 0 to 8.
 NUM_SPEAKERS = 9
+#: LPC cepstrum coefficients per frame (features per step).
 NUM_COEFFICIENTS = 12
 _FILE = "japanese_vowels.npz"
 _SPLITS = ("train", "test")

@@ -33,6 +33,10 @@ ch.   check                                   the reader writes
 9     :func:`.check_sampling_distribution`    ``fn(logits, temperature, top_k)``: what sampling draws
 10    :func:`.check_piano_roll`               ``fn(events, low, high, step)``: a melody as a matrix
 10    :func:`.check_bits_per_pitch`           ``fn(nll, ids, is_pitch)``: bits per pitch and per token
+11    :func:`.check_windows`                  ``fn(values, input_len, horizon)``: windows of a series
+11    :func:`.check_seasonal_naive`           ``fn(past, horizon, period)``: the seasonal-naive forecast
+11    :func:`.check_mase`                     ``fn(y_true, y_pred, y_train, period)``: scaled error
+11    :func:`.check_recursive_ar`             ``fn(window, coef, intercept, horizon)``: recursive AR
 12    :func:`.check_masked_mean`              ``fn(output, lengths)``: mean over valid steps
 12    :func:`.check_last_valid`               ``fn(output, lengths)``: output at the last valid step
 12    :func:`.check_confusion_matrix`         ``fn(y_true, y_pred, num_classes)``: the counts
@@ -45,7 +49,8 @@ The checks live in :mod:`~companion.exercises.ch01_sequences`, :mod:`~companion.
 :mod:`~companion.exercises.ch05_lstm`, :mod:`~companion.exercises.ch06_gru`,
 :mod:`~companion.exercises.ch07_deep`, :mod:`~companion.exercises.ch08_attention`,
 :mod:`~companion.exercises.ch09_lm`, :mod:`~companion.exercises.ch10_music`,
-:mod:`~companion.exercises.ch12_classify` and :mod:`~companion.exercises.ch13_beyond`, what they report in
+:mod:`~companion.exercises.ch11_forecasting`, :mod:`~companion.exercises.ch12_classify` and
+:mod:`~companion.exercises.ch13_beyond`, what they report in
 :mod:`~companion.exercises.report`; this package re-exports them all, so
 ``from companion.exercises import check_rnn_step_forward`` works.
 
@@ -75,6 +80,12 @@ from companion.exercises.ch07_deep import check_num_parameters, check_rnn_forwar
 from companion.exercises.ch08_attention import check_beam_step, check_masked_softmax
 from companion.exercises.ch09_lm import check_bits_and_perplexity, check_sampling_distribution
 from companion.exercises.ch10_music import check_bits_per_pitch, check_piano_roll
+from companion.exercises.ch11_forecasting import (
+    check_mase,
+    check_recursive_ar,
+    check_seasonal_naive,
+    check_windows,
+)
 from companion.exercises.ch12_classify import check_confusion_matrix, check_last_valid, check_masked_mean
 from companion.exercises.ch13_beyond import check_causal_self_attention, check_linear_scan
 from companion.exercises.report import CheckPassed, ExerciseError
@@ -104,6 +115,10 @@ __all__ = [
     "check_sampling_distribution",
     "check_piano_roll",
     "check_bits_per_pitch",
+    "check_windows",
+    "check_seasonal_naive",
+    "check_mase",
+    "check_recursive_ar",
     "check_masked_mean",
     "check_last_valid",
     "check_confusion_matrix",
