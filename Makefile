@@ -91,7 +91,7 @@ install: $(STAMP)
 # `mystnb: execution_mode: off`) and build the copy into _build/html: no build executes a notebook.
 EXECUTED  := _build/executed
 STAGED    := _build/staged
-BOOK_SRC  := _config.yml _toc.yml book benchmarks/results.md benchmarks/notebook_times.md
+BOOK_SRC  := _config.yml _toc.yml book benchmarks/results.md benchmarks/notebook_times.md benchmarks/lm_seeds.md
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 RECORDS   := $(NOTEBOOKS:%=$(EXECUTED)/%)
 # What a notebook's outputs depend on besides its own file: the package, the kernel set-up, the venv.

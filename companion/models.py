@@ -200,32 +200,38 @@ def token_nll(model: nn.Module, ids, *, seq_len: int = 256) -> np.ndarray:
     ----------
     model : CharLM
         Or any module with its ``(input, state) -> (logits, state)`` interface; run in eval mode.
-    ids : array_like of int of shape (L,)
+    ids : array_like of int of shape (L,) or (N, L)
+        One sequence, or N sequences of equal length scored side by side (one batch row each,
+        each from the zero state: the same numbers as N separate calls, in one pass).
     seq_len : int, default 256
         Chunk length; the state is carried across chunks, so the value only changes the speed.
 
     Returns
     -------
-    ndarray of float64 of shape (L - 1,)
+    ndarray of float64 of shape (L - 1,) or (N, L - 1)
         ``-log p(ids[t] | ids[:t])`` in nats for t = 1 .. L-1. Its mean m gives the perplexity
         ``exp(m)`` and the bits per token ``m / ln 2``.
     """
     ids = torch.as_tensor(np.asarray(ids), dtype=torch.long)
-    if ids.dim() != 1 or len(ids) < 2:
-        raise ValueError(f"token_nll: expected ids of shape (L,) with L >= 2, got {tuple(ids.shape)}")
+    if ids.dim() not in (1, 2) or ids.shape[-1] < 2 or ids.numel() == 0:
+        raise ValueError(
+            f"token_nll: expected ids of shape (L,) or (N, L) with L >= 2, got {tuple(ids.shape)}"
+        )
+    rows = ids if ids.dim() == 2 else ids[None]  # (N, L)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     out, state = [], None
     try:
-        for start in range(0, len(ids) - 1, seq_len):
-            chunk = ids[start : min(start + seq_len + 1, len(ids))].to(device)
-            logits, state = model(chunk[None, :-1], state)  # (1, k, V)
-            logp = F.log_softmax(logits[0].double(), dim=-1)  # (k, V)
-            out.append(-logp.gather(1, chunk[1:, None])[:, 0].cpu())  # (k,)
+        for start in range(0, rows.shape[1] - 1, seq_len):
+            chunk = rows[:, start : min(start + seq_len + 1, rows.shape[1])].to(device)  # (N, k + 1)
+            logits, state = model(chunk[:, :-1], state)  # (N, k, V)
+            logp = F.log_softmax(logits.double(), dim=-1)  # (N, k, V)
+            out.append(-logp.gather(2, chunk[:, 1:, None])[..., 0].cpu())  # (N, k)
     finally:
         model.train(was_training)
-    return torch.cat(out).numpy()
+    nll = torch.cat(out, dim=1).numpy()  # (N, L - 1)
+    return nll if ids.dim() == 2 else nll[0]
 
 
 def perplexity(nll: float | np.ndarray) -> float:

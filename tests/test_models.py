@@ -205,3 +205,16 @@ def test_training_with_tbptt_learns_a_periodic_text():
     )
     # after "abcdcba" the period forces every next character: far below log2(4) = 2 bits
     assert bits(token_nll(model, ids[:200])) < 0.3
+
+
+def test_token_nll_scores_rows_of_a_batch_as_separate_sequences():
+    model = _model("gru")
+    ids = torch.randint(0, 11, (3, 40))
+    together = token_nll(model, ids, seq_len=16)
+    assert together.shape == (3, 39)
+    for row, nll in zip(ids, together, strict=True):
+        np.testing.assert_allclose(nll, token_nll(model, row, seq_len=16), rtol=1e-6, atol=1e-9)
+    with pytest.raises(
+        ValueError, match=r"expected ids of shape \(L,\) or \(N, L\) with L >= 2, got \(2, 1\)"
+    ):
+        token_nll(model, torch.zeros(2, 1, dtype=torch.long))
