@@ -137,6 +137,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         h_after, h_before = _state_buffer(h0, T, reverse)
         c_after, c_before = _state_buffer(c0, T, reverse)
         pre = xp.new_empty(N, G)
+        pre_g = pre[:, 2 * H : 3 * H]  # the candidate's block, a view made once
         acts = xp.new_empty(T, N, G)  # activated gates i, f, g, o
         tanh_c = xp.new_empty(T, N, H)
         raw = h_after if mask is None else xp.new_empty(T, N, H)  # o ⊙ tanh(c_t)
@@ -149,7 +150,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         for t in _order(T, reverse):
             torch.addmm(xs[t], hb[t], w_t, out=pre)  # (N, 4H) pre-activations
             torch.sigmoid(pre, out=a_[t])  # i, f, o (and g, overwritten next)
-            torch.tanh(pre[:, 2 * H : 3 * H], out=g_[t])
+            torch.tanh(pre_g, out=g_[t])
             c = torch.mul(f_[t], cb[t], out=ca[t] if mask is None else c_new).addcmul_(i_[t], g_[t])
             h = torch.mul(o_[t], torch.tanh(c, out=tc_[t]), out=out_[t])  # o ⊙ tanh(f ⊙ c + i ⊙ g)
             if mask is not None:
