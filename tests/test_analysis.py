@@ -256,3 +256,62 @@ def test_random_recurrent_weights():
         an.random_recurrent_weights(4, rng=0, sigma_max=1.0, spectral_radius=1.0)
     with pytest.raises(TypeError, match="int seed or a numpy.random.Generator"):
         an.random_recurrent_weights(4, rng=None)
+
+
+def test_state_gradient_norms_start_from_the_given_state():
+    """With L = ||h_T||^2 the last entry is ||2 h_T||, and h_T depends on the initial state."""
+    module, x, _, _ = vanilla(N=2, T=5, H=4, seed=6)
+    x = torch.from_numpy(x)
+    h0 = torch.full((1, 2, 4), 0.8, dtype=torch.float64)
+    loss_fn = lambda out: out[:, -1].pow(2).sum()  # noqa: E731
+    with torch.no_grad():
+        h_T = module(x, h0)[0][:, -1]
+    norms = an.state_gradient_norms(module, x, loss_fn, state0=h0)
+    assert norms[-1] == pytest.approx(float((2 * h_T).norm()), rel=1e-12)
+    zeros = an.state_gradient_norms(module, x, loss_fn, state0=torch.zeros_like(h0))
+    np.testing.assert_allclose(zeros, an.state_gradient_norms(module, x, loss_fn), rtol=1e-12)
+    assert np.abs(norms - zeros).max() > 1e-3
+
+
+def test_states_the_loss_never_reads_get_a_zero_norm():
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(2, 3, batch_first=True)
+    x = torch.randn(2, 4, 2)
+    norms = an.state_gradient_norms(gru, x, lambda out: out[:, 0].sum())
+    assert norms.shape == (4,) and norms[0] > 0 and np.all(norms[1:] == 0.0)
+    penalty = torch.ones(3, requires_grad=True)  # a loss that does not read the outputs at all
+    norms = an.state_gradient_norms(gru, x, lambda out: penalty.pow(2).sum())
+    assert norms.shape == (4,) and np.all(norms == 0.0)
+
+
+def test_orthogonal_draws_are_haar_distributed():
+    """The QR factor alone is biased (its diagonal is mostly negative); with the signs of diag(R) fixed
+    the diagonal entries of a Haar orthogonal matrix are symmetric about 0."""
+    H, draws = 4, 500
+    Q = np.stack([an.random_recurrent_weights(H, rng=seed, orthogonal=True) for seed in range(draws)])
+    diagonal = np.diagonal(Q, axis1=1, axis2=2)  # (draws, H)
+    assert abs(diagonal.mean()) < 0.06  # standard error 0.5 / sqrt(2000) = 0.011
+    assert 0.45 < (diagonal > 0).mean() < 0.55
+    W0 = np.random.default_rng(3).standard_normal((H, H)) / np.sqrt(H)  # the Gaussian draw of seed 3
+    R = Q[3].T @ W0  # Q R = W0 with R upper triangular and a positive diagonal: the unique such QR
+    np.testing.assert_allclose(np.tril(R, -1), 0.0, atol=1e-12)
+    assert np.all(np.diag(R) > 0)
+
+
+def test_random_recurrent_weights_are_gaussian_unless_orthogonal_is_asked_for():
+    W = an.random_recurrent_weights(32, rng=0)
+    singular = np.linalg.svd(W, compute_uv=False)
+    assert singular.max() > 1.5 and singular.min() < 0.2  # quarter-circle law on [0, 2]
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(W, rng.standard_normal((32, 32)) / np.sqrt(32))
+
+
+def test_square_matrices_only():
+    for fn in (an.largest_singular_value, an.spectral_radius, lambda W: an.pascanu_bound(W, 3)):
+        with pytest.raises(ValueError, match=r"expected (W|Wh) of shape \(H, H\), got \(2, 3\)"):
+            fn(np.ones((2, 3)))
+        with pytest.raises(ValueError, match=r"expected (W|Wh) of shape \(H, H\), got \(4,\)"):
+            fn(np.ones(4))
+        with pytest.raises(TypeError, match="floating-point dtype"):
+            fn(np.eye(2, dtype=int))
+    np.testing.assert_allclose(an.pascanu_bound(np.diag([0.5, 0.1]), 3, gamma=0.25), [0.125**2, 0.125, 1.0])

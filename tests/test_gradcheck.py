@@ -87,7 +87,8 @@ def test_autograd_gradients_are_exact_and_copy_their_inputs():
         seen[0].mul_(3.0)  # the tensors torch_f received are copies: changing them leaves x alone
     delta = u * (1 - np.tanh(x @ W) ** 2)
     assert relative_error(gx, delta @ W.T) < 1e-15 and relative_error(gW, x.T @ delta) < 1e-15
-    np.testing.assert_array_equal(gu, np.zeros(5))
+    assert gu.shape == (5,)
+    np.testing.assert_array_equal(gu, np.zeros(5), strict=True)
     for old, new in zip(originals, (x, W, unused), strict=True):
         np.testing.assert_array_equal(old, new)
 
@@ -116,3 +117,34 @@ def test_bad_arguments_raise():
     ):
         compare_gradients([x, x], [x, x], ["dx"])
     assert compare_gradients([x, x], [x, 2 * x], ["a", "b"]) == {"a": 0.0, "b": pytest.approx(1 / 3)}
+
+
+def test_integer_inputs_are_differentiated_in_float64():
+    """Perturbing an integer array in place would round x + eps back to x: the copies are float64."""
+    ints = np.array([1, 2, -3])
+    g = numerical_gradient(lambda v: v**2, [ints], wrt=0)
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, 2.0 * ints, rtol=1e-8)
+    (g32,) = numerical_gradients(lambda v: v**2, [ints.astype(np.float32)])
+    assert g32.dtype == np.float64  # float32 inputs too: eps = 1e-6 is below float32 resolution near 1
+    np.testing.assert_allclose(g32, 2.0 * ints, rtol=1e-8)
+
+
+def test_the_step_size_is_the_one_given():
+    """Central differences of x^3 give 3x^2 + eps^2 exactly: the error reveals the step used."""
+    x = np.array([1.0, 2.0])
+    g = numerical_gradient(lambda v: v**3, [x], wrt=0, eps=0.1)
+    np.testing.assert_allclose(g, 3 * x**2 + 0.01, rtol=1e-12)
+    (gs,) = numerical_gradients(lambda v: v**3, [x], eps=0.1)
+    np.testing.assert_allclose(gs, 3 * x**2 + 0.01, rtol=1e-12)
+    (default,) = numerical_gradients(lambda v: v**3, [x])
+    np.testing.assert_allclose(default, 3 * x**2, rtol=1e-9)
+
+
+def test_autograd_gradients_of_unused_and_integer_arguments_have_their_shapes():
+    x, unused = np.array([[1.0, 2.0]]), np.ones((2, 3))
+    gx, gu = autograd_gradients(lambda v, _: v**2, [x, unused])
+    assert gu.shape == (2, 3) and gu.dtype == np.float64 and not gu.any()
+    np.testing.assert_array_equal(gx, 2 * x, strict=True)
+    (gi,) = autograd_gradients(lambda v: v**3, [np.array([1, 2])])
+    np.testing.assert_array_equal(gi, np.array([3.0, 12.0]), strict=True)

@@ -39,14 +39,14 @@ def outputs_and_gradients(module, x, hx, weights):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("batch", [(3,), (1,), ()], ids=["N3", "N1", "unbatched"])
 @pytest.mark.parametrize("with_state", [True, False], ids=["hx", "no_hx"])
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_cell_equals_torch_nn_outputs_and_gradients(kind, bias, with_state, batched, dtype):
+def test_cell_equals_torch_nn_outputs_and_gradients(kind, bias, with_state, batch, dtype):
+    """A batch of one stays a batch: (1, H) out for (1, D) in, as torch; an unbatched (D,) gives (H,)."""
     reference, ours = pair(kind, bias, dtype)
     gen = torch.Generator().manual_seed(1)
-    batch = (N,) if batched else ()
     x = torch.randn(*batch, D, generator=gen, dtype=dtype, requires_grad=True)
     n_states = 2 if kind == "lstm" else 1
     states = [torch.randn(*batch, H, generator=gen, dtype=dtype, requires_grad=True) for _ in range(n_states)]
@@ -172,3 +172,19 @@ def test_cells_reject_wrong_types_and_arguments():
         cells.GRUCell(D, -1)
     with pytest.raises(TypeError, match="LSTMCell: expected input_size to be an int, got float"):
         cells.LSTMCell(4.0, H)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_empty_batch_gives_an_empty_batch_like_torch(kind):
+    reference, ours = pair(kind)
+    x = torch.zeros(0, D, dtype=torch.float64)
+    got, expected = flat(ours(x)), flat(reference(x))
+    assert [r.shape for r in got] == [r.shape for r in expected] == [torch.Size([0, H])] * len(expected)
+
+
+def test_lstm_cell_refuses_a_state_that_is_not_a_pair():
+    h = torch.zeros(N, H)
+    with pytest.raises(TypeError, match="LSTMCell: expected hx to be a tuple"):
+        cells.LSTMCell(D, H)(torch.zeros(N, D), (h, h, h))
+    with pytest.raises(TypeError, match="LSTMCell: expected hx to be a tuple"):
+        cells.LSTMCell(D, H)(torch.zeros(N, D), (h,))

@@ -40,10 +40,10 @@ def outputs_and_gradients(module, x, hx, weights):
     return result, torch.autograd.grad(loss, [x, *states, *module.parameters()])
 
 
-def random_inputs(kind, dtype, batch_first, batched, with_state, seed=1):
+def random_inputs(kind, dtype, batch_first, batched, with_state, seed=1, n=N, t=T):
     gen = torch.Generator().manual_seed(seed)
-    shape = ((N, T) if batch_first else (T, N)) if batched else (T,)
-    state_shape = (1, N, H) if batched else (1, H)
+    shape = ((n, t) if batch_first else (t, n)) if batched else (t,)
+    state_shape = (1, n, H) if batched else (1, H)
     x = torch.randn(*shape, D, generator=gen, dtype=dtype, requires_grad=True)
     n_states = 2 if kind == "lstm" else 1
     states = [
@@ -70,15 +70,52 @@ def test_layer_equals_torch_nn_outputs_and_gradients(kind, batch_first, bias, wi
     torch.testing.assert_close(got_grads, expected_grads, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("n, t", [(1, 5), (3, 1), (1, 1)])
 @pytest.mark.parametrize("with_state", [True, False], ids=["hx", "no_hx"])
 @pytest.mark.parametrize("batch_first", [True, False], ids=["batch_first", "time_first"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_unbatched_input_like_torch(kind, batch_first, with_state):
+def test_a_batch_of_one_and_a_single_step_like_torch(kind, batch_first, with_state, n, t):
+    """N = 1 and T = 1 keep their axes: output (N, T, H) or (T, N, H) and states (1, N, H)."""
     reference, ours = pair(kind, batch_first=batch_first)
-    x, hx, weights = random_inputs(kind, torch.float64, batch_first, False, with_state)
+    x, hx, weights = random_inputs(kind, torch.float64, batch_first, True, with_state, n=n, t=t)
     expected, expected_grads = outputs_and_gradients(reference, x, hx, weights)
     got, got_grads = outputs_and_gradients(ours, x, hx, weights)
-    assert got[0].shape == (T, H) and got[1].shape == (1, H)
+    assert got[0].shape == ((n, t, H) if batch_first else (t, n, H)) and got[1].shape == (1, n, H)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got_grads, expected_grads)
+
+
+@pytest.mark.parametrize("batch_first", [True, False], ids=["batch_first", "time_first"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_empty_batch_gives_empty_outputs_like_torch(kind, batch_first):
+    reference, ours = pair(kind, batch_first=batch_first)
+    x = torch.zeros((0, T, D) if batch_first else (T, 0, D), dtype=torch.float64)
+    got, expected = flat(ours(x)), flat(reference(x))
+    assert [r.shape for r in got] == [r.shape for r in expected]
+    assert got[0].shape == ((0, T, H) if batch_first else (T, 0, H))
+
+
+@pytest.mark.parametrize("shape", [(N, 0, D), (0, D)], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_time_step_is_refused_like_torch(kind, shape):
+    reference, ours = pair(kind, batch_first=True)
+    x = torch.zeros(shape, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="larger than 0"):
+        reference(x)
+    with pytest.raises(ValueError, match=r"got \(.*0, 4\) \(T > 0"):
+        ours(x)
+
+
+@pytest.mark.parametrize("t", [5, 1])
+@pytest.mark.parametrize("with_state", [True, False], ids=["hx", "no_hx"])
+@pytest.mark.parametrize("batch_first", [True, False], ids=["batch_first", "time_first"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_unbatched_input_like_torch(kind, batch_first, with_state, t):
+    reference, ours = pair(kind, batch_first=batch_first)
+    x, hx, weights = random_inputs(kind, torch.float64, batch_first, False, with_state, t=t)
+    expected, expected_grads = outputs_and_gradients(reference, x, hx, weights)
+    got, got_grads = outputs_and_gradients(ours, x, hx, weights)
+    assert got[0].shape == (t, H) and got[1].shape == (1, H)
     torch.testing.assert_close(got, expected)
     torch.testing.assert_close(got_grads, expected_grads)
 

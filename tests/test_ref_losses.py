@@ -183,3 +183,56 @@ def test_bad_masks_raise(good):
         softmax_cross_entropy(logits, targets, np.full((2, 3), 0.5))
     with pytest.raises(ValueError, match=r"expected targets of shape \(N,\) = \(2,\), got \(2, 3\)"):
         softmax_cross_entropy(logits[:, 0], targets)
+
+
+def test_log_softmax_takes_any_number_of_leading_axes_but_not_none():
+    v = np.array([0.0, np.log(3.0)])
+    np.testing.assert_allclose(np.exp(log_softmax(v)), [0.25, 0.75], rtol=1e-14)  # one vector, (V,)
+    z = np.random.default_rng(1).normal(size=(2, 3, 4, 5))
+    expected = F.log_softmax(torch.from_numpy(z), dim=-1).numpy()
+    np.testing.assert_allclose(log_softmax(z), expected, rtol=1e-13, atol=1e-13)
+    assert log_softmax(np.zeros((2, 0, 3))).shape == (2, 0, 3)  # no rows: nothing to normalise
+    with pytest.raises(
+        ValueError, match=r"log_softmax: expected logits of shape \(\.\.\., V\) with V >= 1, got \(\)"
+    ):
+        log_softmax(np.array(1.0))
+    with pytest.raises(
+        TypeError,
+        match="log_softmax: expected logits to be a float numpy.ndarray, got ndarray of dtype int64",
+    ):
+        log_softmax(np.array([1, 2]))
+
+
+def test_a_mask_of_zeros_and_ones_counts_like_a_boolean_mask(good):
+    logits, targets = good
+    keep = np.array([[1, 0, 1], [1, 1, 0]])
+    expected = softmax_cross_entropy(logits, targets, keep.astype(bool))
+    for mask in (keep, keep.astype(np.uint8), keep.astype(np.float32)):
+        loss, dlogits = softmax_cross_entropy(logits, targets, mask)
+        assert loss == expected[0]
+        np.testing.assert_array_equal(dlogits, expected[1])
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        np.array([[1, 0, 1], [1, 2, 0]]),
+        np.array([[1, 0, 1], [1, -1, 0]]),
+        np.array([[1, 0, 1], [1, 1, 0]], dtype=object),
+    ],
+    ids=["a 2 among 0s and 1s", "a -1 among 0s and 1s", "object dtype"],
+)
+def test_a_mask_with_one_value_other_than_0_and_1_is_refused(good, mask):
+    logits, targets = good
+    with pytest.raises(
+        ValueError, match="softmax_cross_entropy: expected mask to be boolean or hold only 0 and 1"
+    ):
+        softmax_cross_entropy(logits, targets, mask)
+
+
+def test_one_class_with_masked_positions():
+    """V = 1: the loss is 0 and masked targets may hold anything, e.g. the padding index -1."""
+    logits = np.random.default_rng(3).normal(size=(2, 3, 1))
+    targets = np.array([[0, 0, -1], [0, -1, -1]])
+    loss, dlogits = softmax_cross_entropy(logits, targets, targets >= 0)
+    assert loss == 0.0 and dlogits.shape == (2, 3, 1) and not dlogits.any()

@@ -232,17 +232,3 @@ def test_forward_rejects_bad_lengths(good, lengths, error, message):
         rnn.rnn_forward(**good, lengths=lengths)
     with pytest.raises(error, match=message.replace("rnn_forward", "final_state")):
         rnn.final_state(np.zeros((4, 5, 3)), lengths)
-
-
-def test_float32_stays_float32():
-    rng = np.random.default_rng(6)
-    args = [
-        a.astype(np.float32)
-        for a in (rng.normal(size=(3, 5, 2)), np.zeros((3, 4)), *random_params(rng, 2, 4))
-    ]
-    h, cache = rnn.rnn_forward(*args, lengths=[5, 3, 1])
-    assert h.dtype == np.float32 and cache.h_n.dtype == np.float32
-    grads = rnn.rnn_backward(np.ones_like(h), cache)
-    assert [g.dtype for g in grads] == [np.float32] * 5
-    h64, _ = rnn.rnn_forward(*(a.astype(np.float64) for a in args), lengths=[5, 3, 1])
-    np.testing.assert_allclose(h, h64, rtol=1e-5, atol=1e-6)

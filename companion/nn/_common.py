@@ -136,3 +136,15 @@ def compute_dtype(where: str, input: Tensor, param_dtype: torch.dtype) -> torch.
     if policy == "lower":
         return torch.get_autocast_dtype(device_type)
     return input.dtype if policy == "input" else torch.float32
+
+
+def shift_forget_gate(biases, hidden_size: int, forget_bias: float) -> None:
+    """Add ``forget_bias`` in place to the forget block ``[H, 2H)`` of LSTM biases (gates i, f, g, o).
+
+    The LSTM cell and layer call it after the uniform draw of ``reset_parameters``; 0.0 changes nothing.
+    """
+    if not forget_bias:
+        return
+    with torch.no_grad():
+        for bias in biases:
+            bias[hidden_size : 2 * hidden_size] += forget_bias

@@ -27,6 +27,7 @@ from companion.nn._common import (
     pair,
     register_gate_parameters,
     reset_uniform,
+    shift_forget_gate,
 )
 from companion.nn.errors import ShapeError
 
@@ -375,10 +376,8 @@ class LSTMCell(_Cell):
     def reset_parameters(self) -> None:
         """U(-1/√H, 1/√H) as torch, then ``forget_bias`` added to the forget block of ``bias_ih``."""
         super().reset_parameters()
-        if self.bias and self.forget_bias:
-            H = self.hidden_size
-            with torch.no_grad():
-                self.bias_ih[H : 2 * H] += self.forget_bias
+        if self.bias:
+            shift_forget_gate([self.bias_ih], self.hidden_size, self.forget_bias)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """One step.

@@ -34,6 +34,7 @@ from companion.nn._common import (
     gate_parameters,
     pair,
     reset_uniform,
+    shift_forget_gate,
 )
 from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.recurrence import run_direction
@@ -200,12 +201,42 @@ class _Layer(nn.Module):
             )  # as torch.nn: a projected LSTM's c_n has the input's dtype
         return output, finals
 
-    def _hx(self, hx):
+
+class _OneStateLayer(_Layer):
+    """The forward pass of the layers whose state is one tensor, h (RNN and GRU)."""
+
+    def forward(self, input, hx: Tensor | None = None, *, lengths=None):
+        """Run the layer over the sequences.
+
+        Parameters
+        ----------
+        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D), or PackedSequence
+        hx : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched, optional
+            Initial hidden states, index ``layer·dirs + direction``; zeros if omitted.
+        lengths : sequence of int or Tensor of shape (N,), optional
+            True lengths of a padded batch (keyword only; not with a PackedSequence): outputs past a
+            sequence's end are zero and ``h_n`` is its state at its true end.
+
+        Returns
+        -------
+        output : Tensor of shape (N, T, dirs·H) if ``batch_first`` else (T, N, dirs·H), or PackedSequence
+            The last layer's hidden states at every step.
+        h_n : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched
+            Every layer's and direction's final state (the reverse direction's after reading step 1).
+
+        Raises
+        ------
+        ShapeError
+            If a shape or the lengths are wrong (the message names the expected and the actual value).
+        DTypeError
+            If an argument is not a tensor of the parameters' dtype.
+        """
         if hx is not None and not isinstance(hx, Tensor):
             raise DTypeError(
                 f"{type(self).__name__}: expected hx to be a torch.Tensor, got {type(hx).__name__}"
             )
-        return (hx,)
+        output, (h_n,) = self._run(input, (hx,), lengths)
+        return output, h_n
 
 
 def _only_lstm_projects(where: str, kwargs: dict) -> None:
@@ -218,7 +249,7 @@ def _only_lstm_projects(where: str, kwargs: dict) -> None:
         raise DTypeError(f"{where}: unexpected keyword argument {next(iter(kwargs))!r}")
 
 
-class RNN(_Layer):
+class RNN(_OneStateLayer):
     """Elman RNN, a drop-in replacement for ``torch.nn.RNN``.
 
     Parameters
@@ -293,34 +324,7 @@ class RNN(_Layer):
         self.nonlinearity = nonlinearity
         self.reset_parameters()
 
-    def forward(self, input, hx: Tensor | None = None, *, lengths=None):
-        """Run the layer over the sequences.
-
-        Parameters
-        ----------
-        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D), or PackedSequence
-        hx : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched, optional
-            Initial hidden states, index ``layer·dirs + direction``; zeros if omitted.
-        lengths : sequence of int or Tensor of shape (N,), optional
-            True lengths of a padded batch (keyword only; not with a PackedSequence): outputs past a
-            sequence's end are zero and ``h_n`` is its state at its true end.
-
-        Returns
-        -------
-        output : Tensor of shape (N, T, dirs·H) if ``batch_first`` else (T, N, dirs·H), or PackedSequence
-            The last layer's hidden states at every step.
-        h_n : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched
-            Every layer's and direction's final state (the reverse direction's after reading step 1).
-
-        Raises
-        ------
-        ShapeError
-            If a shape or the lengths are wrong (the message names the expected and the actual value).
-        DTypeError
-            If an argument is not a tensor of the parameters' dtype.
-        """
-        output, (h_n,) = self._run(input, self._hx(hx), lengths)
-        return output, h_n
+    forward = _OneStateLayer.forward  # named here too, so the API reference lists it under RNN
 
 
 class LSTM(_Layer):
@@ -411,11 +415,9 @@ class LSTM(_Layer):
     def reset_parameters(self) -> None:
         """U(-1/√H, 1/√H) as torch, then ``forget_bias`` added to the forget block of every ``bias_ih``."""
         super().reset_parameters()
-        if self.bias and self.forget_bias:
-            H = self.hidden_size
-            with torch.no_grad():
-                for weights in self.all_weights:
-                    weights[2][H : 2 * H] += self.forget_bias  # bias_ih: blocks i, f, g, o
+        if self.bias:
+            biases_ih = [weights[2] for weights in self.all_weights]  # every layer and direction
+            shift_forget_gate(biases_ih, self.hidden_size, self.forget_bias)
 
     def forward(self, input, hx: tuple[Tensor, Tensor] | None = None, *, lengths=None):
         """Run the layer over the sequences.
@@ -448,7 +450,7 @@ class LSTM(_Layer):
         return output, (h_n, c_n)
 
 
-class GRU(_Layer):
+class GRU(_OneStateLayer):
     """Gated recurrent unit, a drop-in replacement for ``torch.nn.GRU``.
 
     Parameters
@@ -516,28 +518,4 @@ class GRU(_Layer):
         )
         self.reset_parameters()
 
-    def forward(self, input, hx: Tensor | None = None, *, lengths=None):
-        """Run the layer over the sequences.
-
-        Parameters
-        ----------
-        input : Tensor of shape (N, T, D) if ``batch_first`` else (T, N, D), or (T, D), or PackedSequence
-        hx : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched, optional
-            Initial hidden states; zeros if omitted.
-        lengths : sequence of int or Tensor of shape (N,), optional
-            True lengths of a padded batch (keyword only).
-
-        Returns
-        -------
-        output : Tensor of shape (N, T, dirs·H) if ``batch_first`` else (T, N, dirs·H), or PackedSequence
-        h_n : Tensor of shape (L·dirs, N, H), or (L·dirs, H) unbatched
-
-        Raises
-        ------
-        ShapeError
-            If a shape or the lengths are wrong.
-        DTypeError
-            If an argument is not a tensor of the parameters' dtype.
-        """
-        output, (h_n,) = self._run(input, self._hx(hx), lengths)
-        return output, h_n
+    forward = _OneStateLayer.forward  # named here too, so the API reference lists it under GRU

@@ -24,6 +24,7 @@ dot product of :math:`q_i W` with :math:`k_j`: call the dot-product functions wi
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -263,7 +264,7 @@ def dot_product_attention_forward(q, k, v, mask=None, lengths=None, scale=True):
         raise TypeError(f"{where}: expected scale to be a bool, got {type(scale).__name__}")
     valid = _valid_keys(where, mask, lengths, dims["N"], dims["Tk"])
     k, v = _hide_padding(k, v, valid)
-    c = 1.0 / np.sqrt(dims["D"]) if scale else 1.0
+    c = 1.0 / math.sqrt(dims["D"]) if scale else 1.0  # a Python float: keeps float32 inputs float32
     context, weights = _attend(c * (q @ k.transpose(0, 2, 1)), v, valid)  # scores (N, Tq, Tk)
     return context, weights, DotProductCache(q, k, v, weights, c)
 

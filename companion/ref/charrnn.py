@@ -210,7 +210,7 @@ def loss_and_gradients(params, inputs, targets, h0):
     if targets.shape != inputs.shape:
         raise ValueError(f"{where}: expected targets of shape (N, T) = {inputs.shape}, got {targets.shape}")
     Dims(where, N=inputs.shape[0], H=dims["H"]).check("h0", h0, "N H")
-    x = np.eye(V)[inputs]  # (N, T, V) one-hot codes
+    x = np.eye(V, dtype=params["Wx"].dtype)[inputs]  # (N, T, V) one-hot codes, in the parameters' dtype
     h, rnn_cache = rnn_forward(x, h0, params["Wx"], params["Wh"], params["b"])  # (N, T, H)
     logits, out_cache = temporal_affine_forward(h, params["Wy"], params["c"])  # (N, T, V)
     loss, dlogits = softmax_cross_entropy(logits, targets)

@@ -24,7 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims, as_numpy
+from companion._checks import Dims
+from companion.ref._common import numpy_params, torch_state
 from companion.ref.lstm import sigmoid
 from companion.ref.rnn import _check_lengths, _mask_padded, _or_none, final_state
 
@@ -340,7 +341,7 @@ def gru_backward(dh, cache: GRUCache):
     D = cache.x.shape[2]
     Dims("gru_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
     dh = _mask_padded("gru_backward", dh, cache.lengths, T).transpose(1, 0, 2)  # (T, N, H)
-    dtype = np.result_type(dh, cache.x)
+    dtype = np.result_type(dh, cache.h)  # the forward computed in the promoted dtype of all its inputs
     # Time-major (T, N, .), as gru_forward stores them: a view, no copy, for its cache.
     gates, hn, h = (a.transpose(1, 0, 2) for a in (cache.gates, cache.hn, cache.h))
     dax = np.empty((T, N, 3 * H), dtype=dtype)  # input side [da_r | da_z | da_n] of every step
@@ -413,12 +414,7 @@ def to_torch(Wx, Wh, bx, bh, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     (6, 2)
     """
     _check_params(Dims("to_torch"), Wx, Wh, bx, bh)
-    return {
-        f"weight_ih{suffix}": np.ascontiguousarray(Wx.T),  # (3H, D)
-        f"weight_hh{suffix}": np.ascontiguousarray(Wh.T),  # (3H, H)
-        f"bias_ih{suffix}": bx.copy(),  # (3H,)
-        f"bias_hh{suffix}": bh.copy(),  # (3H,)
-    }
+    return torch_state(Wx, Wh, bx, bh, suffix)
 
 
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
@@ -452,14 +448,6 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
     --------
     to_torch : the exact inverse.
     """
-    try:
-        W_ih = as_numpy(params[f"weight_ih{suffix}"])
-        W_hh = as_numpy(params[f"weight_hh{suffix}"])
-    except KeyError as err:
-        raise KeyError(f"from_torch: expected key {err.args[0]!r}; found {sorted(params)}") from None
-    zeros = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)  # (3H,)
-    bx = as_numpy(params[f"bias_ih{suffix}"]) if f"bias_ih{suffix}" in params else zeros.copy()
-    bh = as_numpy(params[f"bias_hh{suffix}"]) if f"bias_hh{suffix}" in params else zeros.copy()
-    Wx, Wh = W_ih.T.copy(), W_hh.T.copy()  # (D, 3H), (H, 3H)
+    Wx, Wh, bx, bh = numpy_params(params, suffix)  # (D, 3H), (H, 3H), 2 x (3H,)
     _check_params(Dims("from_torch"), Wx, Wh, bx, bh)
     return Wx, Wh, bx, bh

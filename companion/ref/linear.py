@@ -42,7 +42,7 @@ def linear_recurrence(x, h0, A, B, C):
     dims.check("B", B, "D H")
     dims.check("C", C, "H K")
     N, T, _ = x.shape
-    h = np.empty((N, T, dims["H"]))  # (N, T, H)
+    h = np.empty((N, T, dims["H"]), dtype=np.result_type(x, h0, A, B))  # (N, T, H)
     state = h0
     for t in range(T):
         state = state @ A + x[:, t] @ B  # (N, H)

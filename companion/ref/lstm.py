@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims, as_numpy
+from companion._checks import Dims
+from companion.ref._common import numpy_params, torch_state
 from companion.ref.rnn import _check_lengths, _mask_padded, _or_none, final_state
 
 __all__ = [
@@ -399,7 +400,7 @@ def lstm_backward(dh, cache: LSTMCache):
     D = cache.x.shape[2]
     Dims("lstm_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
     dh = _mask_padded("lstm_backward", dh, cache.lengths, T).transpose(1, 0, 2)  # (T, N, H)
-    dtype = np.result_type(dh, cache.x)
+    dtype = np.result_type(dh, cache.h)  # the forward computed in the promoted dtype of all its inputs
     # Time-major (T, N, .), as lstm_forward stores them: a view, no copy, for its cache.
     gates4, c, tanh_c, h = (a.transpose(1, 0, 2) for a in (cache.gates, cache.c, cache.tanh_c, cache.h))
     gates4 = gates4.reshape(T, N, 4, H)  # [t, :, k]: gate k = i, f, g, o of step t
@@ -475,12 +476,7 @@ def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     (8, 3)
     """
     _check_params(Dims("to_torch"), Wx, Wh, b)
-    return {
-        f"weight_ih{suffix}": np.ascontiguousarray(Wx.T),  # (4H, D)
-        f"weight_hh{suffix}": np.ascontiguousarray(Wh.T),  # (4H, H)
-        f"bias_ih{suffix}": b.copy(),  # (4H,)
-        f"bias_hh{suffix}": np.zeros_like(b),  # (4H,)
-    }
+    return torch_state(Wx, Wh, b, np.zeros_like(b), suffix)
 
 
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
@@ -512,15 +508,7 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
     --------
     to_torch : the inverse (up to how the bias is split between the two torch vectors).
     """
-    try:
-        W_ih = as_numpy(params[f"weight_ih{suffix}"])
-        W_hh = as_numpy(params[f"weight_hh{suffix}"])
-    except KeyError as err:
-        raise KeyError(f"from_torch: expected key {err.args[0]!r}; found {sorted(params)}") from None
-    b = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)  # (4H,)
-    for name in (f"bias_ih{suffix}", f"bias_hh{suffix}"):
-        if name in params:
-            b = b + as_numpy(params[name])
-    Wx, Wh = W_ih.T.copy(), W_hh.T.copy()  # (D, 4H), (H, 4H)
+    Wx, Wh, bias_ih, bias_hh = numpy_params(params, suffix)  # (D, 4H), (H, 4H), 2 x (4H,)
+    b = bias_ih + bias_hh  # (4H,)
     _check_params(Dims("from_torch"), Wx, Wh, b)
     return Wx, Wh, b

@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims, as_numpy
+from companion._checks import Dims
+from companion.ref._common import numpy_params, torch_state
 
 __all__ = [
     "RNNStepCache",
@@ -409,7 +410,7 @@ def rnn_backward(dh, cache: RNNCache):
     D = cache.x.shape[2]
     Dims("rnn_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
     dh = _mask_padded("rnn_backward", dh, cache.lengths, T)
-    dtype = np.result_type(dh, cache.x)
+    dtype = np.result_type(dh, cache.h)  # the forward computed in the promoted dtype of all its inputs
     da = np.empty((N, T, H), dtype=dtype)  # gradient of every pre-activation a_t
     dh_t = np.empty((N, H), dtype=dtype)  # total gradient of h_t
     dh_next = np.zeros((N, H), dtype=dtype)  # gradient flowing back from step t+1
@@ -447,14 +448,8 @@ def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
         ``b`` and ``bias_hh{suffix}`` (H,) of zeros. Wrap the values with ``torch.from_numpy`` and
         pass them to ``load_state_dict``.
     """
-    dims = Dims("to_torch")
-    _check_params(dims, Wx, Wh, b)
-    return {
-        f"weight_ih{suffix}": np.ascontiguousarray(Wx.T),  # (H, D)
-        f"weight_hh{suffix}": np.ascontiguousarray(Wh.T),  # (H, H)
-        f"bias_ih{suffix}": b.copy(),  # (H,)
-        f"bias_hh{suffix}": np.zeros_like(b),  # (H,)
-    }
+    _check_params(Dims("to_torch"), Wx, Wh, b)
+    return torch_state(Wx, Wh, b, np.zeros_like(b), suffix)
 
 
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
@@ -479,15 +474,7 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
     KeyError
         If a weight is missing, naming the keys that were found.
     """
-    try:
-        W_ih = as_numpy(params[f"weight_ih{suffix}"])
-        W_hh = as_numpy(params[f"weight_hh{suffix}"])
-    except KeyError as err:
-        raise KeyError(f"from_torch: expected key {err.args[0]!r}; found {sorted(params)}") from None
-    b = np.zeros(W_hh.shape[0], dtype=W_hh.dtype)
-    for name in (f"bias_ih{suffix}", f"bias_hh{suffix}"):
-        if name in params:
-            b = b + as_numpy(params[name])
-    Wx, Wh = W_ih.T.copy(), W_hh.T.copy()
+    Wx, Wh, bias_ih, bias_hh = numpy_params(params, suffix)
+    b = bias_ih + bias_hh  # (H,)
     _check_params(Dims("from_torch"), Wx, Wh, b)
     return Wx, Wh, b

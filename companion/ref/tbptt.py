@@ -117,7 +117,7 @@ def truncated_rnn_backward(dh, cache: RNNCache, k: int):
     N, T, H = cache.h.shape
     Dims("truncated_rnn_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
     bounds = chunk_bounds(T, k)
-    dtype = np.result_type(dh, cache.x)
+    dtype = np.result_type(dh, cache.h)  # the forward computed in the promoted dtype of all its inputs
     dx = np.empty_like(cache.x, dtype=dtype)  # (N, T, D)
     dWx = np.zeros_like(cache.Wx, dtype=dtype)  # (D, H)
     dWh = np.zeros_like(cache.Wh, dtype=dtype)  # (H, H)
