@@ -10,7 +10,8 @@ Subpackages (import one, and its modules are its attributes: ``import companion.
     and bidirectional layers, attention, encoder–decoder models and their searches (chapters 5–8),
     self-attention, the Transformer layer and linear recurrences by scan (chapter 13).
 ``companion.data``
-    data sets that are generated from a seed or ship with the package; nothing is downloaded.
+    data sets that are generated from a seed or ship with the package (text, melodies, time series,
+    speech features, rated sentences); nothing is downloaded.
 ``companion.exercises``
     self-checks for the exercises at the end of each chapter.
 
@@ -26,12 +27,25 @@ Modules:
     the character-level language model, its evaluation (perplexity, bits) and sampling (chapters 9, 10).
 ``companion.ngram``
     count-based n-gram language models, the baselines of chapters 9 and 10.
+``companion.seeds``
+    several seeds of one small recurrent model trained side by side, as one batched computation
+    (chapters 4–6).
+``companion.forecasting``
+    forecasting baselines (naive, seasonal-naive, least-squares autoregression), MASE and a recurrent
+    forecaster (chapter 11).
+``companion.classify``
+    sequence classifiers over padded batches of different lengths, and a frame encoder with a
+    recurrent layer for video (chapter 12).
 ``companion.plots``
     the figures of the book.
 ``companion.plots_cells``
     the cell diagrams of the vanilla RNN, the LSTM and the GRU (chapters 2, 5, 6).
 ``companion.plots_music``
     piano rolls of melodies (chapter 10).
+``companion.plots_series``
+    time series with their splits and forecasts (chapter 11).
+``companion.plots_classify``
+    confusion matrices and video frames (chapter 12).
 
 Importing :mod:`companion` is cheap: it imports neither numpy nor torch; import the subpackage or
 module you need (``from companion.ref import rnn``).

@@ -12,7 +12,7 @@ from companion.exercises._engine import _Exercise, _label, _Mistake, _ref, _run
 from companion.exercises.ch02_hidden_state import _rnn_params
 from companion.exercises.report import CheckPassed
 
-__all__ = ["check_clip_by_norm", "check_step_jacobian"]
+__all__ = ["check_clip_by_norm", "check_step_jacobian", "check_jacobian_bound"]
 
 
 def _clip_cases() -> list[dict]:
@@ -54,6 +54,13 @@ _CLIP = _Exercise(
     equation="With norm = sqrt(sum of the squares of every entry of every array): if norm > max_norm, "
     "multiply every array by max_norm / norm; otherwise return them unchanged.",
     mistakes=[
+        _Mistake(
+            "The condition is inverted: rescale when the norm is larger than max_norm (norm > max_norm), "
+            "and leave the gradients unchanged when it is not.",
+            # recognised where the norm exceeds max_norm (the gradients come back unchanged); below it
+            # the inverted rule rescales like "rescaled even though ...", which is reported instead
+            lambda c: _scaled(c, lambda g: 1.0) if c["_norm"] > c["max_norm"] else {},
+        ),
         _Mistake(
             "Each array is clipped by its own norm; clipping by norm rescales all gradients together, "
             "by max_norm / norm with norm taken over all of them as one vector.",
@@ -221,3 +228,97 @@ def check_step_jacobian(fn: Callable) -> CheckPassed:
     ✓ check_step_jacobian: all checks passed (3 cases)
     """
     return _run(_JACOBIAN, fn, _jacobian_cases(), ("x", "h_prev", "Wx", "Wh", "b"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Pen and paper: the bound on a product of Jacobians for tanh and sigmoid units.
+
+_SLOPE = {"tanh": 1.0, "sigmoid": 0.25}  # max_a φ'(a): tanh'(0) = 1, σ'(0) = σ(0)(1 - σ(0)) = 1/4
+
+
+def _bound_cases() -> list[dict]:
+    cases = []
+    for activation, sigma_max, k in [
+        ("sigmoid", 3.0, 5),
+        ("tanh", 0.9, 10),
+        ("sigmoid", 6.0, 8),
+        ("tanh", 1.5, 3),
+    ]:
+        cases.append(
+            {
+                "activation": activation,
+                "sigma_max": sigma_max,
+                "k": k,
+                "_label": _label(activation=activation, sigma_max=sigma_max, k=k),
+            }
+        )
+    return cases
+
+
+def _bound(c: dict, slope=None, power=None) -> dict:
+    gamma = _SLOPE[c["activation"]] if slope is None else slope(c)
+    k = c["k"] if power is None else power(c)
+    return {"bound": np.asarray((gamma * c["sigma_max"]) ** k)}
+
+
+_BOUND = _Exercise(
+    name="check_jacobian_bound",
+    outputs=("bound",),
+    reference=_bound,
+    equation="Each factor diag(φ'(a)) W_hh has norm at most γ σ_max with γ = max φ' (1 for tanh, 1/4 for "
+    "the sigmoid), so k factors give (γ σ_max)**k.",
+    mistakes=[
+        _Mistake(
+            "For the sigmoid you used γ = 1/2, the value σ(0); the bound needs the largest slope, "
+            "σ'(0) = σ(0)(1 - σ(0)) = 1/4.",
+            lambda c: _bound(c, slope=lambda c: 0.5 if c["activation"] == "sigmoid" else 1.0),
+        ),
+        _Mistake(
+            "For the sigmoid you used γ = 1, the tanh slope; σ' = σ(1 - σ) is at most 1/4.",
+            lambda c: _bound(c, slope=lambda c: 1.0) if c["activation"] == "sigmoid" else {},
+        ),
+        _Mistake(
+            "γ enters once; every one of the k factors has its own diag(φ'), so the bound is (γ σ_max)**k.",
+            lambda c: {"bound": np.asarray(_SLOPE[c["activation"]] * c["sigma_max"] ** c["k"])},
+        ),
+        _Mistake(
+            "The exponent is off by one: k steps back is a product of exactly k Jacobians.",
+            lambda c: _bound(c, power=lambda c: c["k"] - 1),
+        ),
+        _Mistake(
+            "The exponent is off by one: k steps back is a product of exactly k Jacobians, not k + 1.",
+            lambda c: _bound(c, power=lambda c: c["k"] + 1),
+        ),
+    ],
+)
+
+
+def check_jacobian_bound(fn: Callable) -> CheckPassed:
+    """Check the reader's bound on a product of RNN Jacobians (chapter 4, pen-and-paper exercise).
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(activation, sigma_max, k)`` with ``activation`` ``"tanh"`` or ``"sigmoid"``, the largest
+        singular value ``sigma_max`` of :math:`W_{hh}` and a distance ``k`` ≥ 1; returns the bound on
+        :math:`\\lVert \\partial h_T / \\partial h_{T-k} \\rVert_2` for
+        :math:`h_t = \\varphi(W_{hh} h_{t-1} + W_{xh} x_t + b)` as a number.
+
+    Returns
+    -------
+    CheckPassed
+        When every case equals :math:`(\\gamma\\, \\sigma_{\\max})^k` with :math:`\\gamma = \\max \\varphi'`.
+
+    Raises
+    ------
+    ExerciseError
+        Naming the fault: the sigmoid's slope taken as 1/2 or 1, γ applied once, the exponent off by one.
+
+    Examples
+    --------
+    >>> check_jacobian_bound(lambda activation, s, k: ({"tanh": 1.0, "sigmoid": 0.25}[activation] * s) ** k)
+    ✓ check_jacobian_bound: all checks passed (4 cases)
+    """
+    if not callable(fn):
+        raise TypeError(f"check_jacobian_bound: expected your function, got {type(fn).__name__}")
+    return _run(_BOUND, lambda *args: np.asarray(fn(*args)), _bound_cases(), ("activation", "sigma_max", "k"))

@@ -1,4 +1,4 @@
-"""Self-checks for the exercise of chapter 5, *Long short-term memory*: one LSTM step.
+"""Self-checks for the exercises of chapter 5, *Long short-term memory*: one LSTM step forward and backward.
 
 The gated cases and the gate reordering here serve the GRU check of chapter 6 too.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from companion.exercises._engine import _Exercise, _label, _Mistake, _ref, _run, _sigmoid
 from companion.exercises.report import CheckPassed
 
-__all__ = ["check_lstm_step_forward"]
+__all__ = ["check_lstm_step_forward", "check_lstm_step_backward"]
 
 
 def _blocks(W: np.ndarray, reader_order: str, torch_order: str) -> np.ndarray:
@@ -142,3 +142,131 @@ def check_lstm_step_forward(fn: Callable) -> CheckPassed:
     ✓ check_lstm_step_forward: all checks passed (3 cases)
     """
     return _run(_LSTM_STEP, fn, _gated_cases(501, 4, False), ("x", "h_prev", "c_prev", "Wx", "Wh", "b"))
+
+
+# --------------------------------------------------------------------------------------------------
+# The backward pass of one LSTM step.
+
+_LSTM_GRADS = ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db")
+
+
+def _lstm_backward_cases() -> list[dict]:
+    rng = np.random.default_rng(502)
+    cases = []
+    for c in _gated_cases(503, 4, False):
+        N, H = c["h_prev"].shape
+        _, _, cache = _ref("lstm").lstm_step_forward(
+            c["x"], c["h_prev"], c["c_prev"], c["Wx"], c["Wh"], c["b"]
+        )
+        cases.append(
+            {
+                "dh": rng.normal(size=(N, H)),
+                "dc": rng.normal(size=(N, H)),
+                "cache": cache,
+                "_label": c["_label"],
+            }
+        )
+    return cases
+
+
+def _lstm_grads(c: dict, *, carry_dc=True, through_h=True, keep_f=True, df_with="c_prev", dtanh=True) -> dict:
+    k = c["cache"]
+    i, f, g, o = np.split(k.gates, 4, axis=1)  # 4 x (N, H)
+    c_new = f * k.c_prev + i * g  # (N, H)
+    slope = 1.0 - k.tanh_c**2 if dtanh else 1.0
+    dc = (c["dc"] if carry_dc else 0.0) + (c["dh"] * o * slope if through_h else 0.0)  # (N, H)
+    da = np.concatenate(
+        [
+            dc * g * i * (1 - i),
+            dc * (k.c_prev if df_with == "c_prev" else c_new) * f * (1 - f),
+            dc * i * (1 - g**2),
+            c["dh"] * k.tanh_c * o * (1 - o),
+        ],
+        axis=1,
+    )  # (N, 4H)
+    return {
+        "dx": da @ k.Wx.T,
+        "dh_prev": da @ k.Wh.T,
+        "dc_prev": dc * f if keep_f else dc,
+        "dWx": k.x.T @ da,
+        "dWh": k.h_prev.T @ da,
+        "db": da.sum(axis=0),
+    }
+
+
+_LSTM_BACKWARD = _Exercise(
+    name="check_lstm_step_backward",
+    outputs=_LSTM_GRADS,
+    reference=lambda c: dict(
+        zip(_LSTM_GRADS, _ref("lstm").lstm_step_backward(c["dh"], c["dc"], c["cache"]), strict=True)
+    ),
+    shapes={
+        "dx": "(N, D)",
+        "dh_prev": "(N, H)",
+        "dc_prev": "(N, H)",
+        "dWx": "(D, 4H)",
+        "dWh": "(H, 4H)",
+        "db": "(4H,)",
+    },
+    equation="dc_total = dc + dh * o * (1 - tanh(c)**2); da = [dc_total * g * i(1-i) | dc_total * c_prev * "
+    "f(1-f) | dc_total * i * (1-g**2) | dh * tanh(c) * o(1-o)]; dx = da @ Wx.T, dh_prev = da @ Wh.T, "
+    "dc_prev = dc_total * f, dWx = x.T @ da, dWh = h_prev.T @ da, db = da.sum(axis=0).",
+    mistakes=[
+        _Mistake(
+            "The gradient dc arriving from step t+1 is not added: the cell's total gradient is "
+            "dc + dh * o * (1 - tanh(c)**2).",
+            lambda c: _lstm_grads(c, carry_dc=False),
+        ),
+        _Mistake(
+            "The path from c through h = o * tanh(c) is missing: add dh * o * (1 - tanh(c)**2) to dc.",
+            lambda c: _lstm_grads(c, through_h=False),
+        ),
+        _Mistake(
+            "dc_prev is not multiplied by the forget gate: c = f * c_prev + i * g, so "
+            "dc_prev = dc_total * f.",
+            lambda c: _lstm_grads(c, keep_f=False),
+        ),
+        _Mistake(
+            "The forget gate's gradient uses the new cell state; f multiplies c_prev, so "
+            "da_f = dc_total * c_prev * f * (1 - f).",
+            lambda c: _lstm_grads(c, df_with="c"),
+        ),
+        _Mistake(
+            "The tanh derivative on the cell is missing: h = o * tanh(c) gives "
+            "dc += dh * o * (1 - tanh(c)**2).",
+            lambda c: _lstm_grads(c, dtanh=False),
+        ),
+    ],
+)
+
+
+def check_lstm_step_backward(fn: Callable) -> CheckPassed:
+    """Check the reader's backward pass of one LSTM step (chapter 5 exercise).
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(dh, dc, cache)`` with ``dh``, ``dc`` (N, H) the gradients of the step's ``h`` and ``c``
+        and ``cache`` the :class:`companion.ref.lstm.LSTMStepCache` of
+        :func:`companion.ref.lstm.lstm_step_forward` (fields ``x, h_prev, c_prev, gates, tanh_c, Wx,
+        Wh``; ``gates`` holds the activated i, f, g, o); returns ``(dx, dh_prev, dc_prev, dWx, dWh, db)``.
+
+    Returns
+    -------
+    CheckPassed
+        When every case agrees with :func:`companion.ref.lstm.lstm_step_backward`.
+
+    Raises
+    ------
+    ExerciseError
+        Naming which gradients are wrong and the fault: the carried ``dc`` or the path through
+        ``h`` left out, ``dc_prev`` not multiplied by ``f``, the forget gradient taken at the new
+        cell, the tanh derivative on the cell missing.
+
+    Examples
+    --------
+    >>> from companion.ref.lstm import lstm_step_backward
+    >>> check_lstm_step_backward(lstm_step_backward)
+    ✓ check_lstm_step_backward: all checks passed (3 cases)
+    """
+    return _run(_LSTM_BACKWARD, fn, _lstm_backward_cases(), ("dh", "dc", "cache"))
