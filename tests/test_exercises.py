@@ -1734,3 +1734,11 @@ from test_forecasting import my_mase, my_recursive_ar, my_seasonal_naive, my_win
 SOLUTIONS.extend(CH11_SOLUTIONS)  # the SOLUTIONS tests above read the list at collection
 WRONG.extend(CH11_WRONG)  # the WRONG tests above read the list at collection
 NOTEBOOK_SOLUTIONS["11-forecasting.ipynb"] = {"my_windows", "my_seasonal_naive", "my_mase", "my_recursive_ar"}
+
+
+# Chapters 4-6's further exercises: their solutions are defined with their other tests.
+from test_exercises_ch04_06 import SOLUTIONS as CH04_06_SOLUTIONS  # noqa: E402
+from test_exercises_ch04_06 import WRONG as CH04_06_WRONG  # noqa: E402
+
+SOLUTIONS.extend(CH04_06_SOLUTIONS)  # the SOLUTIONS tests above read the list at collection
+WRONG.extend(CH04_06_WRONG)  # the WRONG tests above read the list at collection

@@ -23,8 +23,13 @@ ch.   check                                   the reader writes
 3     :func:`.check_truncation_ratio`         ``fn(T, k)``: what truncated BPTT keeps
 4     :func:`.check_clip_by_norm`             ``fn(grads, max_norm)``: gradient clipping
 4     :func:`.check_step_jacobian`            ``fn(x, h_prev, Wx, Wh, b)``: one step's Jacobian
+4     :func:`.check_jacobian_bound`           ``fn(activation, sigma_max, k)``: a bound on k Jacobians
 5     :func:`.check_lstm_step_forward`        ``fn(x, h_prev, c_prev, Wx, Wh, b)``: one LSTM step
+5     :func:`.check_lstm_step_backward`       ``fn(dh, dc, cache)``: one LSTM step's gradients
 6     :func:`.check_gru_step_forward`         ``fn(x, h_prev, Wx, Wh, bx, bh)``: one GRU step
+6     :func:`.check_gru_step_backward`        ``fn(dh, cache)``: one GRU step's gradients
+6     :func:`.check_gru_jacobian`             ``fn(x, h_prev, Wx, Wh, bx, bh)``: ∂h_t/∂h_{t−1}
+6     :func:`.check_gru_variants_agree`       ``fn(W_hn, b_hn)``: when Cho's GRU is PyTorch's
 7     :func:`.check_num_parameters`           ``fn(mode, input_size, ...)``: a deep layer's size
 7     :func:`.check_rnn_forward_lengths`      ``fn(x, h0, Wx, Wh, b, lengths)``: a padded batch
 8     :func:`.check_masked_softmax`           ``fn(scores, mask)``: a softmax over unmasked keys
@@ -73,9 +78,14 @@ from companion.exercises.ch03_bptt import (
     check_rnn_step_backward,
     check_truncation_ratio,
 )
-from companion.exercises.ch04_gradients import check_clip_by_norm, check_step_jacobian
-from companion.exercises.ch05_lstm import check_lstm_step_forward
-from companion.exercises.ch06_gru import check_gru_step_forward
+from companion.exercises.ch04_gradients import check_clip_by_norm, check_jacobian_bound, check_step_jacobian
+from companion.exercises.ch05_lstm import check_lstm_step_backward, check_lstm_step_forward
+from companion.exercises.ch06_gru import (
+    check_gru_jacobian,
+    check_gru_step_backward,
+    check_gru_step_forward,
+    check_gru_variants_agree,
+)
 from companion.exercises.ch07_deep import check_num_parameters, check_rnn_forward_lengths
 from companion.exercises.ch08_attention import check_beam_step, check_masked_softmax
 from companion.exercises.ch09_lm import check_bits_and_perplexity, check_sampling_distribution
@@ -105,8 +115,13 @@ __all__ = [
     "check_truncation_ratio",
     "check_clip_by_norm",
     "check_step_jacobian",
+    "check_jacobian_bound",
     "check_lstm_step_forward",
+    "check_lstm_step_backward",
     "check_gru_step_forward",
+    "check_gru_step_backward",
+    "check_gru_jacobian",
+    "check_gru_variants_agree",
     "check_num_parameters",
     "check_rnn_forward_lengths",
     "check_masked_softmax",
