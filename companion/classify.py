@@ -45,7 +45,7 @@ def pad_sequences(sequences, *, padding_value: float = 0.0, dtype: torch.dtype |
 
     Parameters
     ----------
-    sequences : list of array-like, each of shape (T_i, ...)
+    sequences : list of array_like, each of shape (T_i, ...)
         numpy arrays, tensors or nested lists; the trailing shape ``...`` (e.g. ``(D,)`` for
         feature vectors, ``()`` for token ids, ``(H, W)`` for frames) must be the same for all.
     padding_value : float, default 0.0
@@ -231,6 +231,16 @@ class FrameEncoder(nn.Module):
         self.fc = nn.Linear(c2 * (frame_size // 4) ** 2, out_features)
 
     def forward(self, frames: Tensor) -> Tensor:
+        """Encode each frame on its own.
+
+        Parameters
+        ----------
+        frames : Tensor of shape (M, H, W)
+
+        Returns
+        -------
+        Tensor of shape (M, out_features)
+        """
         if not isinstance(frames, Tensor) or frames.shape[1:] != (self.frame_size,) * 2 or frames.dim() != 3:
             got = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
             raise ValueError(
@@ -279,6 +289,19 @@ class VideoClassifier(nn.Module):
         )
 
     def forward(self, video: Tensor, lengths=None) -> Tensor:
+        """Class scores of each clip.
+
+        Parameters
+        ----------
+        video : Tensor of shape (N, T, H, W)
+        lengths : sequence of int or Tensor of shape (N,), optional
+            Valid frames of each clip; all T when None.
+
+        Returns
+        -------
+        Tensor of shape (N, num_classes)
+            Logits read from the final state at each clip's last valid frame.
+        """
         lengths = _check_input("VideoClassifier", video, lengths, 2, False)
         N, T, H, W = video.shape
         if (H, W) != (self.encoder.frame_size,) * 2:
@@ -314,12 +337,12 @@ def train_classifier(
 
     Parameters
     ----------
-    model : nn.Module
+    model : Module
         Called as ``model(x, lengths)`` (or ``model(x)`` when ``lengths`` is None); returns logits (B, C).
     inputs : Tensor of shape (N, T, ...)
         The whole padded training set.
     lengths : Tensor of shape (N,), or None
-    labels : array-like of int of shape (N,)
+    labels : array_like of int of shape (N,)
     steps, batch_size, lr : int, int, float
         Optimizer steps, sequences per step (drawn without replacement within a pass over the data),
         Adam's learning rate.

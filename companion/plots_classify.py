@@ -13,7 +13,7 @@ def plot_confusion(matrix, labels, ax=None, xlabel: str = "predicted class", yla
 
     Parameters
     ----------
-    matrix : array-like of int of shape (C, C)
+    matrix : array_like of int of shape (C, C)
     labels : sequence of str of length C
     ax : matplotlib Axes, optional
 
@@ -53,7 +53,7 @@ def plot_frames(videos, titles=None, axes=None, max_frames: int = 8):
 
     Parameters
     ----------
-    videos : array-like of shape (K, T, H, W)
+    videos : array_like of shape (K, T, H, W)
     titles : sequence of str, optional
         One label per row, written at its left.
 

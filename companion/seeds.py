@@ -535,7 +535,7 @@ def summarise(reached: np.ndarray, budget: int) -> dict:
     Parameters
     ----------
     reached : ndarray of shape (K,)
-        Steps to target per seed, NaN where not reached (:attr:`SeedHistory.reached`).
+        Steps to target per seed, NaN where not reached (``SeedHistory.reached``).
     budget : int
         The step budget.
 
