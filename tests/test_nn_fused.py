@@ -134,3 +134,23 @@ def test_padding_never_changes_a_sequences_outputs_or_final_states(
         assert torch.count_nonzero(output[n, length:]) == 0
         for state, alone_state in zip(finals, alone_finals, strict=True):
             torch.testing.assert_close(state[:, n], alone_state[:, 0])
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one-direction", "bidirectional"])
+def test_the_output_can_be_changed_in_place_before_backward(name, bidirectional):
+    # torch.nn allows this for the RNN and the GRU (its one-direction float32 LSTM refuses it); the
+    # companion layers allow it for all three, with the gradients of the same computation done out of place.
+    torch.manual_seed(0)
+    ours = getattr(cnn, name)(3, 4, batch_first=True, bidirectional=bidirectional)
+    reference = getattr(torch.nn, name)(3, 4, batch_first=True, bidirectional=bidirectional)
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 5, 3)
+    out, _ = ours(x)
+    out.mul_(2)  # in place, as users scale or mask outputs
+    out.sum().backward()
+    expected, _ = reference(x)
+    (expected * 2).sum().backward()
+    torch.testing.assert_close(out, expected * 2, rtol=1e-5, atol=1e-6)
+    for mine, theirs in zip(ours.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(mine.grad, theirs.grad, rtol=1e-5, atol=1e-6)

@@ -54,6 +54,12 @@ def _state_buffer(first: Tensor, T: int, reverse: bool):
     return buffer[1:], buffer[:T]
 
 
+def _output(raw: Tensor, mask: Tensor | None) -> Tensor:
+    """The layer's output as a tensor of its own: zero at invalid steps, and never a view of the state
+    buffer, so that the caller may change it in place (``out.mul_(2)``) and still call backward."""
+    return raw.clone() if mask is None else raw * mask
+
+
 def _last(after: Tensor, reverse: bool) -> Tensor:
     return (after[0] if reverse else after[-1]).clone()  # a new tensor: h_n.detach_() and add_() work
 
@@ -102,7 +108,7 @@ class _RNNRecurrence(torch.autograd.Function):
                 torch.where(mask[t], a, before[t], out=after[t])  # frozen outside the valid steps
         ctx.save_for_backward(raw, before, w_hh, mask, xp, h0)
         ctx.reverse, ctx.relu = reverse, relu
-        return (raw if mask is None else raw * mask), _last(after, reverse)
+        return _output(raw, mask), _last(after, reverse)
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
@@ -159,7 +165,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         ctx.save_for_backward(acts, tanh_c, raw, c_before, h_before, w_hh, mask, xp, h0, c0)
         ctx.reverse = reverse
         h_n, c_n = _last(h_after, reverse), _last(c_after, reverse)
-        return (raw if mask is None else raw * mask), h_n, c_n
+        return _output(raw, mask), h_n, c_n
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):
@@ -247,7 +253,7 @@ class _GRURecurrence(torch.autograd.Function):
                 torch.where(mask[t], h, before[t], out=after[t])
         ctx.save_for_backward(rz, cand, hp, before, w_hh, mask, xp, h0, b_hh)
         ctx.has_bias, ctx.reverse = b_hh is not None, reverse
-        return (raw if mask is None else raw * mask), _last(after, reverse)
+        return _output(raw, mask), _last(after, reverse)
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
