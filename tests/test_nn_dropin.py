@@ -391,3 +391,43 @@ def test_no_grad_and_inference_mode(kind):
             got, expected = flat(subject(x)), flat(reference(x))
         assert not any(r.requires_grad for r in got)
         torch.testing.assert_close(got, expected)
+
+
+AUTOCAST_STATE_CASES = [
+    (name, x_dtype, state_dtype)
+    for name in ("GRU", "LSTM-proj", "GRUCell", "LSTMCell", "RNN", "LSTM")
+    for x_dtype in (torch.float32, torch.bfloat16)
+    for state_dtype in (torch.float32, torch.bfloat16)
+]
+
+
+@pytest.mark.parametrize(
+    "name, x_dtype, state_dtype", AUTOCAST_STATE_CASES, ids=lambda v: str(v).replace("torch.", "")
+)
+def test_under_autocast_a_given_state_sets_the_dtype_as_in_torch_nn(name, x_dtype, state_dtype):
+    # GRU, LSTMCell, GRUCell and a projected LSTM's cell state follow the dtype of the state they are
+    # given (not the input's) under autocast; the others compute in the autocast dtype regardless.
+    D, H, N = 3, 4, 2
+    cell = name.endswith("Cell")
+    kind, proj = name.split("-")[0], {"proj_size": 2} if name.endswith("proj") else {}
+    torch.manual_seed(0)
+    ours = getattr(cnn, kind)(D, H, **proj)
+    theirs = getattr(torch.nn, kind)(D, H, **proj)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(N, D) if cell else torch.randn(5, N, D)
+    P = proj.get("proj_size", H)
+    lead = () if cell else (1,)
+    if kind.startswith("LSTM"):
+        hx = (torch.randn(*lead, N, P), torch.randn(*lead, N, H))
+        hx = tuple(s.to(state_dtype) for s in hx)
+    else:
+        hx = torch.randn(*lead, N, H).to(state_dtype)
+    results = []
+    for module in (ours, theirs):
+        with warnings.catch_warnings(), torch.autocast("cpu", dtype=torch.bfloat16):
+            warnings.simplefilter("ignore")  # torch: "LSTM with projections is not supported with oneDNN"
+            out = module(x.to(x_dtype), hx)
+        results.append(torch.utils._pytree.tree_leaves(out))
+    assert [t.dtype for t in results[0]] == [t.dtype for t in results[1]]
+    for mine, reference in zip(*results, strict=True):
+        torch.testing.assert_close(mine.float(), reference.float(), rtol=2e-2, atol=2e-2)

@@ -194,9 +194,6 @@ AUTOCAST_CASES = [
         (*case, state_dtype)
         for case in AUTOCAST_CASES
         for state_dtype in (None, torch.float32, torch.bfloat16)
-        # a state in another dtype than the input: torch's GRU and projected LSTM then return it in the
-        # state's dtype (not compared here)
-        if not (state_dtype == torch.bfloat16 and (case[0] == "GRU" or case[1].get("proj_size")))
     ],
 )
 @pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
@@ -212,9 +209,10 @@ def test_under_autocast_the_dtypes_and_values_are_torch_nn_s(name, options, dtyp
     with torch.autocast("cpu", dtype=torch.bfloat16):
         expected, got = flat(reference(x, hx)), flat(ours(x, hx))
     assert [t.dtype for t in got] == [t.dtype for t in expected]
-    assert got[0].dtype == dtype
-    if name == "LSTM":  # c_n in the input's dtype only with a projection
-        assert got[2].dtype == (torch.float32 if options else torch.bfloat16)
+    # the GRU computes in its initial state's dtype when given one, else the input's (float32)
+    assert got[0].dtype == (state_dtype or dtype if name == "GRU" else dtype)
+    if name == "LSTM":  # c_n in c_0's dtype, or the input's, only with a projection
+        assert got[2].dtype == ((state_dtype or torch.float32) if options else torch.bfloat16)
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a.float(), b.float(), atol=0.05, rtol=0.05)
 
@@ -277,9 +275,6 @@ def as_list(result):
         for name in CELLS
         for x_dtype in (torch.float32, torch.bfloat16)
         for state_dtype in (None, x_dtype, torch.float32 if x_dtype == torch.bfloat16 else torch.bfloat16)
-        # a state in another dtype than the input: torch's LSTMCell and GRUCell then return it in the
-        # state's dtype (not compared here)
-        if name == "RNNCell" or state_dtype in (None, x_dtype)
     ],
 )
 @pytest.mark.parametrize("bias", [True, False])
@@ -295,7 +290,8 @@ def test_cells_under_autocast_give_torch_nn_s_dtypes_and_values(name, x_dtype, s
     with torch.autocast("cpu", dtype=torch.bfloat16):
         expected, got = as_list(reference(x, hx)), as_list(ours(x, hx))
     assert [t.dtype for t in got] == [t.dtype for t in expected]
-    assert got[0].dtype == (torch.bfloat16 if name == "RNNCell" else x_dtype)
+    # RNNCell in the autocast dtype; LSTMCell and GRUCell in the state's dtype if given, else the input's
+    assert got[0].dtype == (torch.bfloat16 if name == "RNNCell" else state_dtype or x_dtype)
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a.float(), b.float(), atol=0.05, rtol=0.05)
 

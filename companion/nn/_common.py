@@ -105,7 +105,8 @@ def reset_uniform(module: nn.Module) -> None:
 
 # Under torch.autocast, torch.nn runs each recurrent module in one dtype, by a fixed policy (measured on
 # torch 2.13, CPU): LSTM, RNN and RNNCell in the autocast dtype, GRU, LSTMCell and GRUCell in the
-# input's dtype (an LSTM with a projection returns its cell state in the input's dtype). The companion
+# dtype of the initial state when one is given and the input's otherwise (an LSTM with a projection
+# returns its cell state in c_0's dtype, or the input's without c_0). The companion
 # modules follow the same policy, computing with autocast switched off after an explicit cast, so no
 # operation sees two dtypes.
 AUTOCAST_POLICY = {
@@ -118,8 +119,13 @@ AUTOCAST_POLICY = {
 }
 
 
-def compute_dtype(where: str, input: Tensor, param_dtype: torch.dtype) -> torch.dtype | None:
-    """The dtype the module computes in: None outside autocast (the parameters' dtype, checked)."""
+def compute_dtype(
+    where: str, input: Tensor, param_dtype: torch.dtype, state: Tensor | None = None
+) -> torch.dtype | None:
+    """The dtype the module computes in: None outside autocast (the parameters' dtype, checked).
+
+    Under autocast, by ``AUTOCAST_POLICY``: the autocast dtype, or the dtype of ``state`` (the
+    initial state, when one is given) or else of ``input``."""
     device_type = input.device.type
     try:
         autocast = input.is_floating_point() and torch.is_autocast_enabled(device_type)
@@ -135,7 +141,10 @@ def compute_dtype(where: str, input: Tensor, param_dtype: torch.dtype) -> torch.
     policy = AUTOCAST_POLICY[where]
     if policy == "lower":
         return torch.get_autocast_dtype(device_type)
-    return input.dtype if policy == "input" else torch.float32
+    if policy == "input":
+        given = isinstance(state, Tensor) and state.is_floating_point()
+        return state.dtype if given else input.dtype
+    return torch.float32
 
 
 def shift_forget_gate(biases, hidden_size: int, forget_bias: float) -> None:

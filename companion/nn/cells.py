@@ -181,15 +181,16 @@ class _Cell(nn.Module):
         s = f"{self.input_size}, {self.hidden_size}"
         return s if self._bias_arg is True else s + f", bias={self._bias_arg}"
 
-    def _input(self, input) -> tuple[Tensor, bool]:
-        """Validate ``input`` (N, D), N ≥ 0, or unbatched (D,); return it batched and whether it was."""
+    def _input(self, input, state=None) -> tuple[Tensor, bool]:
+        """Validate ``input`` (N, D), N ≥ 0, or unbatched (D,); return it batched and whether it was.
+        ``state``, the first initial state if one is given, can set the dtype under autocast."""
         where, D = type(self).__name__, self.input_size
         if not isinstance(input, Tensor):
             check_tensor(where, "input", input, (), None)  # raises: not a tensor
         shape = tuple(input.shape)
         if len(shape) not in (1, 2) or shape[-1] != D:
             raise ShapeError(f"{where}: expected input of shape (N, {D}) or ({D},), got {shape}")
-        self._dtype = compute_dtype(where, input, self.weight_ih.dtype)
+        self._dtype = compute_dtype(where, input, self.weight_ih.dtype, state)
         batched = len(shape) == 2
         return (input if batched else input.unsqueeze(0)), batched  # (N, D)
 
@@ -301,7 +302,7 @@ class RNNCell(_Cell):
         TypeError
             If an argument is not a tensor of the parameters' dtype.
         """
-        x, batched = self._input(input)
+        x, batched = self._input(input, hx)
         x, (h,), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, self._state("hx", hx, x, batched))
         with self._no_autocast(x):
             h = rnn_step(F.linear(x, w_ih, b_ih), h, w_hh, b_hh, self.nonlinearity)  # (N, H)
@@ -401,7 +402,7 @@ class LSTMCell(_Cell):
         TypeError
             If ``hx`` is not a pair, or a tensor does not have the parameters' dtype.
         """
-        x, batched = self._input(input)
+        x, batched = self._input(input, hx[0] if isinstance(hx, tuple) and hx else None)
         h, c = pair("LSTMCell", hx)
         h, c = self._state("hx[0]", h, x, batched), self._state("hx[1]", c, x, batched)
         x, (h, c), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, h, c)
@@ -480,7 +481,7 @@ class GRUCell(_Cell):
         TypeError
             If an argument is not a tensor of the parameters' dtype.
         """
-        x, batched = self._input(input)
+        x, batched = self._input(input, hx)
         x, (h,), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, self._state("hx", hx, x, batched))
         with self._no_autocast(x):
             h = gru_step(F.linear(x, w_ih, b_ih), h, w_hh, b_hh)  # (N, H)

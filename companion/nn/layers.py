@@ -165,7 +165,7 @@ class _Layer(nn.Module):
         """Validate, run the stack of layers and directions, and give back torch's structures."""
         where = type(self).__name__
         batch = packing.as_time_first(where, input, self.input_size, self.batch_first, lengths)
-        dtype = compute_dtype(where, batch.x, self._flat_weights[0].dtype)
+        dtype = compute_dtype(where, batch.x, self._flat_weights[0].dtype, hx[0])
         state_size = self.proj_size or self.hidden_size
         sizes = [("hx", state_size)] if len(hx) == 1 else [("h_0", state_size), ("c_0", self.hidden_size)]
         states = [self._initial(n, v, batch, s, dtype) for (n, s), v in zip(sizes, hx, strict=True)]
@@ -195,10 +195,9 @@ class _Layer(nn.Module):
         output = packing.restore(batch, x, self.batch_first)
         # torch.stack makes new tensors (not views of the output), so h_n.detach_() and in-place edits work.
         finals = [torch.stack(kept) if batch.batched else torch.stack(kept).squeeze(1) for kept in finals]
-        if dtype is not None and self.proj_size and len(finals) == 2:
-            finals[1] = finals[1].to(
-                batch.x.dtype
-            )  # as torch.nn: a projected LSTM's c_n has the input's dtype
+        if dtype is not None and self.proj_size and len(finals) == 2:  # as torch.nn: a projected LSTM's
+            given = isinstance(hx[1], Tensor) and hx[1].is_floating_point()  # c_n has c_0's dtype,
+            finals[1] = finals[1].to(hx[1].dtype if given else batch.x.dtype)  # or the input's
         return output, finals
 
 
