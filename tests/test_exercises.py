@@ -388,6 +388,11 @@ def lstm_returns_c_h(x, h_prev, c_prev, Wx, Wh, b):
     return c, h
 
 
+def lstm_returns_h_twice(x, h_prev, c_prev, Wx, Wh, b):
+    h, _ = my_lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
+    return h, h
+
+
 def gru_chung_interpolation(x, h_prev, Wx, Wh, bx, bh):
     xr, xz, xn = np.split(x @ Wx + bx, 3, axis=1)
     hr, hz, hn = np.split(h_prev @ Wh + bh, 3, axis=1)
@@ -540,6 +545,7 @@ WRONG = [
         r"h differs .*; c is correct\. The output is o \* c",
     ),
     (ex.check_lstm_step_forward, lstm_returns_c_h, r"h and c are returned in the wrong order"),
+    (ex.check_lstm_step_forward, lstm_returns_h_twice, r"c differs .*; h is correct\. h is returned twice"),
     (ex.check_gru_step_forward, gru_chung_interpolation, r"interpolation is reversed"),
     (ex.check_gru_step_forward, gru_cho_reset, r"reset gate is applied before the matrix product"),
     (ex.check_gru_step_forward, gru_zrn, r"The gates are read in the order z, r, n"),

@@ -84,6 +84,10 @@ _LSTM_STEP = _Exercise(
     mistakes=[
         *_lstm_orders(),
         _Mistake(
+            "h is returned twice; the second value is the new cell state c = f * c_prev + i * g.",
+            lambda c: (lambda r: {"h": r["h"], "c": r["h"]})(_lstm(c)),
+        ),
+        _Mistake(
             "h and c are returned in the wrong order; return h first, then c.",
             lambda c: (lambda r: {"h": r["c"], "c": r["h"]})(_lstm(c)),
         ),
