@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["SeedBatch", "SeedHistory", "fit_seeds", "summarise"]
+__all__ = ["SeedBatch", "SeedHistory", "fit_seeds", "per_seed_mse", "stack_seeds", "summarise"]
 
 _BLOCKS = {"RNN": 1, "GRU": 3, "LSTM": 4}
 _NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "head_weight", "head_bias")
@@ -559,3 +559,42 @@ def summarise(reached: np.ndarray, budget: int) -> dict:
         "high": high,
         "budget": budget,
     }
+
+
+def stack_seeds(pairs) -> tuple[Tensor, Tensor]:
+    """One batch per seed, ``[(x_0, y_0), ..., (x_{K-1}, y_{K-1})]``, as tensors with a leading seed axis.
+
+    Parameters
+    ----------
+    pairs : sequence of (Tensor, Tensor)
+        Seed k's inputs (N, T, D) and targets; every seed's of the same shapes.
+
+    Returns
+    -------
+    x : Tensor of shape (K, N, T, D)
+    y : Tensor of shape (K, ...)
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("stack_seeds: expected one (x, y) pair per seed, got none")
+    return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
+
+
+def per_seed_mse(prediction: Tensor, target: Tensor) -> Tensor:
+    """Mean squared error of each seed's model on its own batch.
+
+    Parameters
+    ----------
+    prediction, target : Tensor of shape (K, ...)
+        The same shape, seed first.
+
+    Returns
+    -------
+    Tensor of shape (K,)
+    """
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"per_seed_mse: expected target of the prediction's shape {tuple(prediction.shape)}, "
+            f"got {tuple(target.shape)}"
+        )
+    return ((prediction - target) ** 2).flatten(1).mean(dim=1)

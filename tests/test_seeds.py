@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from companion import nn as cnn
+from companion import seeds
 from companion.data.tasks import adding_problem, copy_task
 from companion.seeds import SeedBatch, fit_seeds, summarise
 from companion.train import Readout, fit, to_tensors
@@ -211,3 +212,22 @@ def test_buffers_are_reused_inside_fit_seeds_only(mode):
     second = batch(x2, states=True)
     torch.testing.assert_close(first, kept, rtol=0, atol=0)  # the second call did not write over the first
     assert not torch.equal(first, second)
+
+
+def test_stack_seeds_puts_the_seed_axis_first_and_refuses_no_seeds():
+    pairs = [(torch.full((2, 3, 1), float(k)), torch.full((2, 1), 10.0 + k)) for k in range(3)]
+    x, y = seeds.stack_seeds(pairs)
+    assert x.shape == (3, 2, 3, 1) and y.shape == (3, 2, 1)
+    assert [float(x[k, 0, 0, 0]) for k in range(3)] == [0.0, 1.0, 2.0] and float(y[2, 1, 0]) == 12.0
+    with pytest.raises(ValueError, match="one \\(x, y\\) pair per seed, got none"):
+        seeds.stack_seeds([])
+
+
+def test_per_seed_mse_is_each_seeds_own_mean_squared_error():
+    prediction = torch.tensor([[[1.0], [3.0]], [[0.0], [0.0]]])  # (K=2, N=2, 1)
+    target = torch.tensor([[[0.0], [1.0]], [[2.0], [0.0]]])
+    torch.testing.assert_close(seeds.per_seed_mse(prediction, target), torch.tensor([2.5, 2.0]))
+    with pytest.raises(
+        ValueError, match=r"expected target of the prediction's shape \(2, 2, 1\), got \(2, 2\)"
+    ):
+        seeds.per_seed_mse(prediction, target[..., 0])
