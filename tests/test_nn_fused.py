@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F  # noqa: N812
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,44 +10,59 @@ from companion import nn as cnn
 from companion.nn import fused
 from companion.nn.recurrence import plain_recurrence
 
-N, T, H = 3, 5, 4
+N, T, H, D = 3, 5, 4, 2
 MODES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def inputs(mode, masked, seed=0):
+def inputs(mode, masked, seed=0, bias=True):
+    """The fused function's inputs: ``xin`` is ``(x, w_ih, b)`` for the LSTM (it projects its inputs
+    itself) and ``(xp,)`` for the others."""
     gen = torch.Generator().manual_seed(seed)
     G = MODES[mode] * H
     kw = {"generator": gen, "dtype": torch.float64, "requires_grad": True}
-    xp = torch.randn(T, N, G, **kw)
+    if mode == "LSTM":
+        xin = (torch.randn(T, N, D, **kw), torch.randn(G, D, **kw), torch.randn(G, **kw) if bias else None)
+    else:
+        xin = (torch.randn(T, N, G, **kw),)
     states = (
         (torch.randn(N, H, **kw),) if mode != "LSTM" else (torch.randn(N, H, **kw), torch.randn(N, H, **kw))
     )
     w_hh = torch.randn(G, H, **kw)
     b_hh = torch.randn(G, **kw) if mode == "GRU" else None
     mask = (torch.arange(T)[:, None] < torch.tensor([5, 2, 4])[None, :]).unsqueeze(2) if masked else None
-    return xp, states, w_hh, b_hh, mask
+    return xin, states, w_hh, b_hh, mask
 
 
-def run_fused(mode, xp, states, w_hh, b_hh, mask, reverse):
+def run_fused(mode, xin, states, w_hh, b_hh, mask, reverse):
     if mode == "LSTM":
-        out, h, c = fused.lstm_recurrence(xp, states[0], states[1], w_hh, mask, reverse)
+        out, h, c = fused.lstm_recurrence(*xin, states[0], states[1], w_hh, mask, reverse)
         return out, (h, c)
     if mode == "GRU":
-        out, h = fused.gru_recurrence(xp, states[0], w_hh, b_hh, mask, reverse)
+        out, h = fused.gru_recurrence(*xin, states[0], w_hh, b_hh, mask, reverse)
     else:
-        out, h = fused.rnn_recurrence(xp, states[0], w_hh, mask, reverse, mode == "RNN_RELU")
+        out, h = fused.rnn_recurrence(*xin, states[0], w_hh, mask, reverse, mode == "RNN_RELU")
     return out, (h,)
+
+
+def run_plain(mode, xin, states, w_hh, b_hh, mask, reverse):
+    """Autograd through the step-by-step path, the LSTM's input projection by ``F.linear``."""
+    xp = F.linear(*xin) if mode == "LSTM" else xin[0]
+    return plain_recurrence(mode, xp, states, w_hh, b_hh, None, mask, reverse)
+
+
+def leaves_of(xin, states, w_hh, b_hh):
+    return [t for t in (*xin, *states, w_hh, b_hh) if t is not None]
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
 @pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
 @pytest.mark.parametrize("mode", MODES)
 def test_fused_equals_autograd_through_the_plain_loop(mode, masked, reverse):
-    xp, states, w_hh, b_hh, mask = inputs(mode, masked)
-    leaves = [xp, *states, w_hh] + ([b_hh] if b_hh is not None else [])
+    xin, states, w_hh, b_hh, mask = inputs(mode, masked)
+    leaves = leaves_of(xin, states, w_hh, b_hh)
     results = []
-    for run in (run_fused, lambda *a: plain_recurrence(a[0], *a[1:4], b_hh, None, *a[5:])):
-        out, finals = run(mode, xp, states, w_hh, b_hh, mask, reverse)
+    for run in (run_fused, run_plain):
+        out, finals = run(mode, xin, states, w_hh, b_hh, mask, reverse)
         gen = torch.Generator().manual_seed(7)
         loss = (torch.randn(out.shape, generator=gen, dtype=out.dtype) * out).sum()
         loss = loss + sum((torch.randn(f.shape, generator=gen, dtype=f.dtype) * f).sum() for f in finals)
@@ -63,13 +79,13 @@ def test_lstm_backward_in_blocks_of_steps_equals_autograd(monkeypatch, steps, ma
     # The LSTM's backward prepares its gate factors a block of steps at a time; with T = 5, blocks of
     # 2 and 3 steps leave a shorter last block, in either reading direction.
     monkeypatch.setattr(fused, "BLOCK_ELEMENTS", steps * N * 4 * H)
-    xp, states, w_hh, _, mask = inputs("LSTM", masked, seed=3)
-    leaves = [xp, *states, w_hh]
+    xin, states, w_hh, _, mask = inputs("LSTM", masked, seed=3)
+    leaves = leaves_of(xin, states, w_hh, None)
     gen = torch.Generator().manual_seed(5)
     weights = [torch.randn(s, generator=gen, dtype=torch.float64) for s in ((T, N, H), (N, H), (N, H))]
     grads = []
-    for run in (run_fused, lambda *a: plain_recurrence(a[0], *a[1:4], None, None, *a[5:])):
-        out, finals = run("LSTM", xp, states, w_hh, None, mask, reverse)
+    for run in (run_fused, run_plain):
+        out, finals = run("LSTM", xin, states, w_hh, None, mask, reverse)
         loss = sum((w * v).sum() for w, v in zip(weights, (out, *finals), strict=True))
         grads.append(torch.autograd.grad(loss, leaves))
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
@@ -79,15 +95,33 @@ def test_lstm_backward_in_blocks_of_steps_equals_autograd(monkeypatch, steps, ma
 @pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
 @pytest.mark.parametrize("mode", MODES)
 def test_fused_passes_torch_gradcheck(mode, masked, reverse):
-    xp, states, w_hh, b_hh, mask = inputs(mode, masked, seed=1)
+    xin, states, w_hh, b_hh, mask = inputs(mode, masked, seed=1)
     if mode == "RNN_RELU":  # keep pre-activations away from the kink at 0, where ReLU has no derivative
-        xp = (xp.detach() + 3.0).requires_grad_()
+        xin = ((xin[0].detach() + 3.0).requires_grad_(),)
+    k = len(xin)
 
-    def function(xp, w_hh, *states):
-        out, finals = run_fused(mode, xp, states, w_hh, b_hh, mask, reverse)
+    def function(*args):
+        out, finals = run_fused(mode, args[:k], args[k + 1 :], args[k], b_hh, mask, reverse)
         return (out, *finals)
 
-    assert torch.autograd.gradcheck(function, (xp, w_hh, *states))
+    assert torch.autograd.gradcheck(function, (*xin, w_hh, *states))
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
+def test_lstm_without_biases_equals_autograd_and_passes_gradcheck(masked):
+    xin, states, w_hh, _, mask = inputs("LSTM", masked, seed=2, bias=False)
+    leaves = leaves_of(xin, states, w_hh, None)
+    grads = []
+    for run in (run_fused, run_plain):
+        out, finals = run("LSTM", xin, states, w_hh, None, mask, False)
+        grads.append(torch.autograd.grad((out * out).sum() + finals[1].sum(), leaves))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
+
+    def function(x, w_ih, w_hh, h0, c0):
+        out, finals = run_fused("LSTM", (x, w_ih, None), (h0, c0), w_hh, None, mask, True)
+        return (out, *finals)
+
+    assert torch.autograd.gradcheck(function, (xin[0], xin[1], w_hh, *states))
 
 
 def test_the_layers_run_the_fused_path_by_default_and_fall_back_for_a_projection(monkeypatch):

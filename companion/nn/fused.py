@@ -1,15 +1,19 @@
 """The fast path of the sequence layers: the recurrence as one ``torch.autograd.Function`` per cell type.
 
 Chapter 3 derived backpropagation through time; this module *is* that derivation, written for speed.
-Each function runs one direction of one layer over a whole sequence, given the input projection
-``xp = x W_ihᵀ + b_ih`` of every step (one matrix product before the loop, left to autograd):
+Each function runs one direction of one layer over a whole sequence. The RNN and GRU functions are
+given the input projection ``xp = x W_ihᵀ + b_ih`` of every step (one matrix product before the loop,
+left to autograd); the LSTM function computes it itself, for a reason given below.
 
 - **forward**: one ``addmm`` per step for ``h W_hhᵀ``, the gate nonlinearities applied in place to
   preallocated buffers, nothing else kept but what the backward pass needs;
 - **backward**: the BPTT loop over time in reverse computes, per step, only the gradients of the gate
   pre-activations and the carried ``∂L/∂h`` (and ``∂L/∂c``); the weight gradient is then **one** large
   matrix product over all steps, ``dW_hh = Σ_t δ_tᵀ h_{t-1}`` (chapter 3's accumulation, done at once),
-  and the input gradients ``dW_ih`` and ``dx`` follow from ``δ`` by autograd as one product each.
+  and the input gradients ``dW_ih`` and ``dx`` follow from ``δ`` as one product each. The LSTM keeps
+  each step's ``[h_{t-1} | x_t | 1]`` side by side in one buffer, so that ``[dW_hh | dW_ih | db]`` is a
+  single product, ``Σ_t δ_tᵀ [h_{t-1} | x_t | 1]``: one wide product is faster than three narrow ones.
+  (The GRU cannot do this: its reset gate makes the gradients of ``h W_hhᵀ`` and ``x W_ihᵀ`` differ.)
 
 With a ``mask`` (T, N, 1) of valid steps (variable-length batches, chapter 7) a sequence's state is
 frozen outside its valid steps and its output there is zero, exactly as ``torch.nn`` does for a
@@ -33,6 +37,10 @@ __all__ = ["rnn_recurrence", "lstm_recurrence", "gru_recurrence"]
 BLOCK_ELEMENTS = 1 << 18
 """How many gate values the LSTM's backward pass prepares at a time (1 MB in float32): its factors are
 computed for a block of steps of this size just before the loop uses them, while they are in cache."""
+
+
+_sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (u, σ) -> u σ (1 - σ), into grad_input
+_tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (u, τ) -> u (1 - τ²), into grad_input
 
 
 def _order(T: int, reverse: bool) -> range:
@@ -65,9 +73,9 @@ def _last(after: Tensor, reverse: bool) -> Tensor:
 
 
 def _outer_sum(delta: Tensor, hprev: Tensor) -> Tensor:
-    """``Σ_t δ_tᵀ h_{t-1}`` for δ of shape (T, N, G) and h of shape (T, N, H): one (G, H) product.
+    """``Σ_t δ_tᵀ h_{t-1}`` for δ of shape (T, N, G) and h of shape (T, N, K): one (G, K) product.
 
-    Computed as ``(hᵀ δ)ᵀ``: the transposed operand is then the narrower one (H ≤ G), the faster
+    Computed as ``(hᵀ δ)ᵀ``: the transposed operand is then the narrower one (K ≤ G), the faster
     product."""
     return (hprev.flatten(0, 1).t() @ delta.flatten(0, 1)).t()
 
@@ -90,6 +98,21 @@ def _autograd_backward(mode: str, inputs: tuple, weights: tuple, mask, reverse: 
     if mode == "LSTM":
         return (*result, None, None)
     return (*result, None, None, None)
+
+
+def _autograd_backward_lstm(inputs: tuple, mask, reverse: bool, grads: tuple):
+    """:func:`_autograd_backward` for the LSTM, whose function also takes the input projection."""
+    import torch.nn.functional as F  # noqa: N812
+
+    from companion.nn.recurrence import plain_recurrence  # (recurrence imports this module)
+
+    x, w_ih, b, h0, c0, w_hh = inputs
+    out, finals = plain_recurrence("LSTM", F.linear(x, w_ih, b), (h0, c0), w_hh, None, None, mask, reverse)
+    wrt = [t for t in inputs if t is not None]
+    needed = [t for t in wrt if t.requires_grad]
+    found = iter(torch.autograd.grad((out, *finals), needed, grads, create_graph=True, allow_unused=True))
+    result = [None if t is None or not t.requires_grad else next(found) for t in inputs]
+    return (*result, None, None)
 
 
 class _RNNRecurrence(torch.autograd.Function):
@@ -134,13 +157,30 @@ class _RNNRecurrence(torch.autograd.Function):
 
 
 class _LSTMRecurrence(torch.autograd.Function):
-    """Gates i, f, g, o from xp_t + h_{t-1} W_hhᵀ; c_t = f c_{t-1} + i g; h_t = o tanh(c_t)."""
+    """Gates i, f, g, o from x_t W_ihᵀ + b + h_{t-1} W_hhᵀ; c_t = f c_{t-1} + i g; h_t = o tanh(c_t).
+
+    Unlike the other two, this function takes the input projection inside: every step's row
+    ``[h_{t-1} | x_t | 1]`` sits in one buffer, so that the backward pass gets ``[dW_hh | dW_ih | db]``
+    from one matrix product over all steps."""
 
     @staticmethod
-    def forward(ctx, xp, h0, c0, w_hh, mask, reverse):
-        T, N, G = xp.shape
+    def forward(ctx, x, w_ih, b, h0, c0, w_hh, mask, reverse):
+        T, N, D = x.shape
+        G = w_hh.shape[0]
         H = G // 4
-        h_after, h_before = _state_buffer(h0, T, reverse)
+        # rows[t] = [h | x | 1]: the states h_0 .. h_T in time order (the initial one first, or last when
+        # reading in reverse); ``before[t]`` is the row step t reads, with its input x_t beside h_{t-1}.
+        rows = x.new_empty(T + 1, N, H + D + (b is not None))
+        before, after = (rows[1:], rows[:T]) if reverse else (rows[:T], rows[1:])
+        before[..., H : H + D] = x
+        if b is not None:
+            before[..., H + D] = 1
+        h_after, h_before = after[..., :H], before[..., :H]
+        h_before[-1 if reverse else 0] = h0
+        # Every step's input projection x_t W_ihᵀ + b in one product, (T, N, 4H).
+        w_ih_t = w_ih.t().contiguous()  # (D, 4H): a contiguous right operand is the faster product
+        flat = x.reshape(T * N, D)
+        xp = (torch.mm(flat, w_ih_t) if b is None else torch.addmm(b, flat, w_ih_t)).view(T, N, G)
         c_after, c_before = _state_buffer(c0, T, reverse)
         pre = xp.new_empty(N, G)
         pre_g = pre[:, 2 * H : 3 * H]  # the candidate's block, a view made once
@@ -148,7 +188,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         tanh_c = xp.new_empty(T, N, H)
         raw = h_after if mask is None else xp.new_empty(T, N, H)  # o ⊙ tanh(c_t)
         c_new = xp.new_empty(N, H)
-        w_t = w_hh.t().contiguous()  # (H, G·H): a contiguous right operand is the faster product
+        w_t = w_hh.t().contiguous()  # (H, G·H)
         # Per-step views made once (unbind) rather than indexed in the loop: small ops are overhead-bound.
         i_, f_, g_, o_ = (gate.unbind(0) for gate in acts.chunk(4, dim=2))  # 4 x T x (N, H)
         xs, a_, tc_, out_ = xp.unbind(0), acts.unbind(0), tanh_c.unbind(0), raw.unbind(0)
@@ -162,59 +202,54 @@ class _LSTMRecurrence(torch.autograd.Function):
             if mask is not None:
                 torch.where(mask[t], c, cb[t], out=ca[t])
                 torch.where(mask[t], h, hb[t], out=h_after[t])
-        ctx.save_for_backward(acts, tanh_c, raw, c_before, h_before, w_hh, mask, xp, h0, c0)
+        ctx.save_for_backward(acts, tanh_c, c_before, before, w_ih, w_hh, mask, x, b, h0, c0)
         ctx.reverse = reverse
         h_n, c_n = _last(h_after, reverse), _last(c_after, reverse)
         return _output(raw, mask), h_n, c_n
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):
-        acts, tanh_c, raw, cprev, hprev, w_hh, mask, xp, h0, c0 = ctx.saved_tensors
+        acts, tanh_c, cprev, rows, w_ih, w_hh, mask, x, b, h0, c0 = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
-            return _autograd_backward(
-                "LSTM", (xp, h0, c0), (w_hh, None), mask, ctx.reverse, (d_out, d_hn, d_cn)
-            )
+            return _autograd_backward_lstm((x, w_ih, b, h0, c0, w_hh), mask, ctx.reverse, (d_out, d_hn, d_cn))
         T, N, G = acts.shape
         H = G // 4
-        # The factors that do not depend on the carried gradients: with σ' = σ - σ² and tanh' = 1 - tanh²,
+        # The factors that do not depend on the carried gradients: with σ' = σ(1 - σ) and tanh' = 1 - tanh²,
         #   δ_i = dc ⊙ g σ'(i),  δ_f = dc ⊙ c_{t-1} σ'(f),  δ_g = dc ⊙ i tanh'(g),  δ_o = dh ⊙ tanh(c) σ'(o),
-        # so the loop multiplies dc (and dh) by precomputed factors m and nothing else. They are computed
-        # a block of steps at a time, just before the loop needs them, into one small buffer that stays
-        # in the processor's cache (BLOCK_ELEMENTS values), not as arrays the size of the whole sequence.
+        # and ∂L/∂c_t gains dh ⊙ o tanh'(c_t), so the loop multiplies dc (and dh) by precomputed factors m
+        # and k and nothing else. Each factor is one operation, torch's
+        # ``sigmoid_backward(u, σ) = u σ(1 - σ)`` or ``tanh_backward(u, τ) = u (1 - τ²)``. They are computed
+        # a block of steps at a time, just before the loop needs them, into small buffers that stay in the
+        # processor's cache (BLOCK_ELEMENTS values).
         span = max(1, min(T, BLOCK_ELEMENTS // max(1, N * G)))  # steps per block
         m_buf, k_buf = acts.new_empty(span, N, G), acts.new_empty(span, N, H)
-        m_ifg = m_buf.view(span, N, 4, H)[:, :, :3].unbind(0)  # span x (N, 3, H): the i, f, g factors
-        m_o_, k_ = m_buf[..., 3 * H :].unbind(0), k_buf.unbind(0)
+        m_i_, m_f_, m_g_, m_o_ = (m.unbind(0) for m in m_buf.chunk(4, dim=2))  # 4 x span x (N, H)
+        k_ = k_buf.unbind(0)
         delta = torch.empty_like(acts)  # ∂L/∂(gate pre-activations)
-        d_ifg = delta.view(T, N, 4, H)[:, :, :3].unbind(0)
-        d_o, f_, d_, dout_ = (
-            delta[..., 3 * H :].unbind(0),
-            acts[..., H : 2 * H].unbind(0),
-            delta.unbind(0),
-            d_out.unbind(0),
-        )
+        d_i, d_f, d_g, d_o = (d.unbind(0) for d in delta.chunk(4, dim=2))  # 4 x T x (N, H)
+        f_, d_, dout_ = acts[..., H : 2 * H].unbind(0), delta.unbind(0), d_out.unbind(0)
         order = _order(T, not ctx.reverse)
         # dh: ∂L/∂h_t with the output's own gradient already added (by the addmm of the step after).
         dh, dc = d_hn + dout_[order[0]], d_cn
         for step, t in enumerate(order):
             if step % span == 0:  # the factors of the next block of steps
                 lo, hi = (t, min(t + span, T)) if ctx.reverse else (max(t - span + 1, 0), t + 1)
-                a = acts[lo:hi]
-                i_b, f_b, g_b, o_b = a.chunk(4, dim=2)
-                m = torch.addcmul(a, a, a, value=-1, out=m_buf[: hi - lo])  # σ - σ², (n, N, 4H)
-                m_i, m_f, m_g, m_o = m.chunk(4, dim=2)
-                m_g.sub_(g_b).add_(1)  # g - g² - g + 1 = 1 - g² = tanh'
-                m_i.mul_(g_b), m_f.mul_(cprev[lo:hi]), m_g.mul_(i_b), m_o.mul_(tanh_c[lo:hi])
-                torch.addcmul(
-                    o_b, raw[lo:hi], tanh_c[lo:hi], value=-1, out=k_buf[: hi - lo]
-                )  # o (1 - tanh² c)
+                i_b, f_b, g_b, o_b = acts[lo:hi].chunk(4, dim=2)
+                m_i, m_f, m_g, m_o = m_buf[: hi - lo].chunk(4, dim=2)
+                _sigmoid_backward(g_b, i_b, grad_input=m_i)  # g σ'(i)
+                _sigmoid_backward(cprev[lo:hi], f_b, grad_input=m_f)  # c_{t-1} σ'(f)
+                _tanh_backward(i_b, g_b, grad_input=m_g)  # i tanh'(g)
+                _sigmoid_backward(tanh_c[lo:hi], o_b, grad_input=m_o)  # tanh(c_t) σ'(o)
+                _tanh_backward(o_b, tanh_c[lo:hi], grad_input=k_buf[: hi - lo])  # o tanh'(c_t)
             j = t - lo
             if mask is not None:  # frozen steps pass the carried gradient (not the output's) straight through
                 mt = mask[t]
                 dh_pass, dc_pass = (dh - dout_[t]) * ~mt, dc * ~mt
                 dh, dc = dh * mt, dc * mt
             dc = torch.addcmul(dc, dh, k_[j])  # ∂L/∂c_t
-            torch.mul(dc.unsqueeze(1), m_ifg[j], out=d_ifg[t])  # δ_i, δ_f, δ_g in one product
+            torch.mul(dc, m_i_[j], out=d_i[t])  # δ_i
+            torch.mul(dc, m_f_[j], out=d_f[t])  # δ_f
+            torch.mul(dc, m_g_[j], out=d_g[t])  # δ_g
             torch.mul(dh, m_o_[j], out=d_o[t])  # δ_o
             dc = dc * f_[t]  # ∂L/∂c_{t-1}
             if step + 1 < T:  # ∂L/∂h_{t-1} = δ_t W_hh, plus the output gradient of step t-1
@@ -223,8 +258,12 @@ class _LSTMRecurrence(torch.autograd.Function):
                 dh = d_[t] @ w_hh
             if mask is not None:
                 dh, dc = dh + dh_pass, dc + dc_pass
-        d_w = _outer_sum(delta, hprev)  # (4H, H): Σ_t δ_tᵀ h_{t-1}, one product
-        return delta, dh, dc, d_w, None, None
+        # [dW_hh | dW_ih | db] = Σ_t δ_tᵀ [h_{t-1} | x_t | 1], one (4H, H + D + 1) product over all steps.
+        d_w = _outer_sum(delta, rows)
+        H, D = w_hh.shape[1], w_ih.shape[1]
+        d_x = (delta.view(T * N, G) @ w_ih).view(T, N, D) if ctx.needs_input_grad[0] else None
+        d_b = d_w[:, H + D] if b is not None else None
+        return d_x, d_w[:, H : H + D], d_b, dh, dc, d_w[:, :H], None, None
 
 
 class _GRURecurrence(torch.autograd.Function):
@@ -316,13 +355,26 @@ def rnn_recurrence(xp: Tensor, h0: Tensor, w_hh: Tensor, mask: Tensor | None, re
     return _RNNRecurrence.apply(xp, h0, w_hh, mask, reverse, relu)
 
 
-def lstm_recurrence(xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, mask: Tensor | None, reverse: bool):
-    """LSTM recurrence over a whole sequence, with hand-written BPTT (gate order i, f, g, o).
+def lstm_recurrence(
+    x: Tensor,
+    w_ih: Tensor,
+    b: Tensor | None,
+    h0: Tensor,
+    c0: Tensor,
+    w_hh: Tensor,
+    mask: Tensor | None,
+    reverse: bool,
+):
+    """LSTM recurrence over a whole sequence, input projection included, with hand-written BPTT (gate
+    order i, f, g, o).
 
     Parameters
     ----------
-    xp : Tensor of shape (T, N, 4H)
-        ``x W_ihᵀ + b_ih + b_hh`` for every step, time first.
+    x : Tensor of shape (T, N, D)
+        The inputs, time first.
+    w_ih : Tensor of shape (4H, D)
+    b : Tensor of shape (4H,) or None
+        ``b_ih + b_hh`` (both are added at every step), or None without biases.
     h0, c0 : Tensor of shape (N, H)
     w_hh : Tensor of shape (4H, H)
     mask : Tensor of bool of shape (T, N, 1) or None
@@ -333,7 +385,7 @@ def lstm_recurrence(xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, mask: Tens
     output : Tensor of shape (T, N, H)
     h_n, c_n : Tensor of shape (N, H)
     """
-    return _LSTMRecurrence.apply(xp, h0, c0, w_hh, mask, reverse)
+    return _LSTMRecurrence.apply(x, w_ih, b, h0, c0, w_hh, mask, reverse)
 
 
 def gru_recurrence(

@@ -105,16 +105,17 @@ def run_direction(
     finals : tuple of Tensor
     """
     w_ih, w_hh, b_ih, b_hh, w_hr = params
-    # Every step's input projection in one product, (T, N, G·H); b_hh joins it (it is added at every
-    # step) except in the GRU, whose reset gate scales W_hn h + b_hn.
-    # (x made contiguous first, e.g. after batch_first's transpose: the product then adds the bias itself.)
-    xp = F.linear(x.contiguous(), w_ih, b_ih if mode == "GRU" or b_hh is None else b_ih + b_hh)
+    # b_hh joins the input projection (it is added at every step) except in the GRU, whose reset gate
+    # scales W_hn h + b_hn. (x made contiguous first, e.g. after batch_first's transpose.)
+    x = x.contiguous()
+    b_in = b_ih if mode == "GRU" or b_hh is None else b_ih + b_hh
+    if use_fused and mode == "LSTM" and w_hr is None:  # the LSTM's fast path projects the inputs itself
+        output, h, c = fused.lstm_recurrence(x, w_ih, b_in, states[0], states[1], w_hh, mask, reverse)
+        return output, (h, c)
+    xp = F.linear(x, w_ih, b_in)  # every step's input projection in one product, (T, N, G·H)
     b_rec = b_hh if mode == "GRU" else None
     if not use_fused or w_hr is not None:
         return plain_recurrence(mode, xp, states, w_hh, b_rec, w_hr, mask, reverse)
-    if mode == "LSTM":
-        output, h, c = fused.lstm_recurrence(xp, states[0], states[1], w_hh, mask, reverse)
-        return output, (h, c)
     if mode == "GRU":
         output, h = fused.gru_recurrence(xp, states[0], w_hh, b_hh, mask, reverse)
     else:
