@@ -177,26 +177,23 @@ class _LSTMRecurrence(torch.autograd.Function):
             before[..., H + D] = 1
         h_after, h_before = after[..., :H], before[..., :H]
         h_before[-1 if reverse else 0] = h0
-        # Every step's input projection x_t W_ihᵀ + b in one product, (T, N, 4H).
-        w_ih_t = w_ih.t().contiguous()  # (D, 4H): a contiguous right operand is the faster product
-        flat = x.reshape(T * N, D)
-        xp = (torch.mm(flat, w_ih_t) if b is None else torch.addmm(b, flat, w_ih_t)).view(T, N, G)
+        # Every step's input projection x_t W_ihᵀ + b in one product over the rows' [x | 1] columns,
+        # (T, N, 4H); step t then turns its own into its pre-activations and its activated gates i, f, g, o,
+        # in place.
+        w_in = (w_ih if b is None else torch.cat([w_ih, b[:, None]], dim=1)).t().contiguous()  # (D [+1], 4H)
+        acts = torch.mm(before.reshape(T * N, rows.shape[2])[:, H:], w_in).view(T, N, G)
         c_after, c_before = _state_buffer(c0, T, reverse)
-        pre = xp.new_empty(N, G)
-        pre_g = pre[:, 2 * H : 3 * H]  # the candidate's block, a view made once
-        acts = xp.new_empty(T, N, G)  # activated gates i, f, g, o
-        tanh_c = xp.new_empty(T, N, H)
-        raw = h_after if mask is None else xp.new_empty(T, N, H)  # o ⊙ tanh(c_t)
-        c_new = xp.new_empty(N, H)
-        w_t = w_hh.t().contiguous()  # (H, G·H)
+        tanh_c = x.new_empty(T, N, H)
+        raw = h_after if mask is None else x.new_empty(T, N, H)  # o ⊙ tanh(c_t)
+        c_new = x.new_empty(N, H)
+        w_t = w_hh.t().contiguous()  # (H, G·H): a contiguous right operand is the faster product
         # Per-step views made once (unbind) rather than indexed in the loop: small ops are overhead-bound.
         i_, f_, g_, o_ = (gate.unbind(0) for gate in acts.chunk(4, dim=2))  # 4 x T x (N, H)
-        xs, a_, tc_, out_ = xp.unbind(0), acts.unbind(0), tanh_c.unbind(0), raw.unbind(0)
+        a_, if_, tc_, out_ = acts.unbind(0), acts[..., : 2 * H].unbind(0), tanh_c.unbind(0), raw.unbind(0)
         hb, cb, ca = h_before.unbind(0), c_before.unbind(0), c_after.unbind(0)
         for t in _order(T, reverse):
-            torch.addmm(xs[t], hb[t], w_t, out=pre)  # (N, 4H) pre-activations
-            torch.sigmoid(pre, out=a_[t])  # i, f, o (and g, overwritten next)
-            torch.tanh(pre_g, out=g_[t])
+            a_[t].addmm_(hb[t], w_t)  # (N, 4H) pre-activations x_t W_ihᵀ + b + h_{t-1} W_hhᵀ
+            if_[t].sigmoid_(), g_[t].tanh_(), o_[t].sigmoid_()  # the gates
             c = torch.mul(f_[t], cb[t], out=ca[t] if mask is None else c_new).addcmul_(i_[t], g_[t])
             h = torch.mul(o_[t], torch.tanh(c, out=tc_[t]), out=out_[t])  # o ⊙ tanh(f ⊙ c + i ⊙ g)
             if mask is not None:
