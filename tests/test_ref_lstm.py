@@ -263,3 +263,21 @@ def test_forward_rejects_bad_lengths(good):
         lstm.lstm_forward(**good, lengths=[1, 6, 2, 2])
     with pytest.raises(TypeError, match="lstm_forward: expected lengths to hold integers, got dtype float64"):
         lstm.lstm_forward(**good, lengths=np.full(4, 5.0))
+
+
+@pytest.mark.parametrize("lengths", [None, [5, 2, 4]], ids=["dense", "lengths"])
+@pytest.mark.parametrize("steps", [1, 2, 3, 5], ids=lambda s: f"{s}-step-blocks")
+def test_backward_in_blocks_of_steps_matches_packed_autograd(monkeypatch, steps, lengths):
+    # lstm_backward prepares its gate factors a block of steps at a time; with T = 5, blocks of 2 and 3
+    # steps leave a shorter first block, and one block of 5 is the whole sequence.
+    N, T, D, H = 3, 5, 2, 4
+    monkeypatch.setattr(lstm, "_BLOCK_ELEMENTS", steps * N * 4 * H)
+    rng = np.random.default_rng(steps)
+    args = random_problem(rng, N, T, D, H)
+    upstream = rng.normal(size=(N, T + 2, H))
+    upstream[:, T:] = 0.0  # the gradient reaches the outputs only
+    _, cache = lstm.lstm_forward(*args, lengths=lengths)
+    grads = lstm.lstm_backward(upstream[:, :T].copy(), cache)
+    reference = autograd_gradients(torch_packed_lstm(lengths or [T] * N), args, upstream=upstream)
+    errors = compare_gradients(grads, reference, NAMES)
+    assert max(errors.values()) < 1e-10, errors

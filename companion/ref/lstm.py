@@ -332,9 +332,11 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, lengths=None):
     # Time-major storage (T, N, .): the rows of one step are contiguous, which keeps each step's
     # elementwise work in cache; the cache and the output are batch-first views of it.
     gates = np.empty((T, N, 4 * H), dtype=dtype)  # (T, N, 4H)
-    x_rows = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D)
-    np.matmul(x_rows, Wx * scale, out=gates.reshape(T * N, 4 * H))  # input part of every step at once
-    gates += b * scale
+    x_rows = np.empty((T, N, D + 1), dtype=dtype)  # [x_t | 1], time-major
+    x_rows[..., :D] = x.transpose(1, 0, 2)
+    x_rows[..., D] = 1.0
+    # The input part x_t Wx + b of every step at once, the bias as the weight of the column of ones.
+    np.matmul(x_rows.reshape(T * N, D + 1), np.vstack([Wx, b]) * scale, out=gates.reshape(T * N, 4 * H))
     h, c, tanh_c = (np.empty((T, N, H), dtype=dtype) for _ in range(3))  # 3 x (T, N, H)
     gates4 = gates.reshape(T, N, 4, H)  # gates4[t, :, k]: gate k of step t, k = i, f, g, o
     Wh_half = Wh * scale  # (H, 4H)
@@ -358,6 +360,29 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, lengths=None):
             array[~valid.T] = 0.0  # a sequence that has ended has no output
     gates, c, tanh_c, h = (array.transpose(1, 0, 2) for array in (gates, c, tanh_c, h))  # (N, T, .)
     return h, LSTMCache(x, h0, c0, gates, c, tanh_c, h, Wx, Wh, lengths)
+
+
+_BLOCK_ELEMENTS = 1 << 18  # gate values per block of steps in lstm_backward (1 MB in float32)
+
+
+def _lstm_factors(gates4, c_prev, tanh_c, m4, k):
+    """The factors of (lstm-da) and (lstm-dc-total) that do not depend on the carried gradients.
+
+    For the activated gates ``gates4`` (S, N, 4, H) = [i, f, g, o] of S steps and ``c_prev``,
+    ``tanh_c`` (S, N, H), writes ``m4`` (S, N, 4, H) and ``k`` (S, N, H) such that
+    ``da_{i,f,g} = dc * m4[:, :, :3]``, ``da_o = dh * m4[:, :, 3]`` and ``dc = dc_next + dh * k``.
+    """
+    i, f, g, o = (gates4[:, :, j] for j in range(4))
+    np.subtract(np.array([1, 1, 0, 1], dtype=m4.dtype)[:, None], gates4, out=m4)  # 1 where a sigmoid
+    m4 *= gates4
+    m4[:, :, 2] += 1.0  # slopes of the activations [i(1-i), f(1-f), 1-g^2, o(1-o)], times:
+    m4[:, :, 0] *= g  # da_i = dc * g * i(1-i)
+    m4[:, :, 1] *= c_prev  # da_f = dc * c_{t-1} * f(1-f)
+    m4[:, :, 2] *= i  # da_g = dc * i * (1-g^2)
+    m4[:, :, 3] *= tanh_c  # da_o = dh * tanh(c_t) * o(1-o)
+    np.square(tanh_c, out=k)
+    np.subtract(1.0, k, out=k)
+    k *= o  # (lstm-dc-total): dc = dc_next + dh * o * (1 - tanh^2 c_t)
 
 
 def lstm_backward(dh, cache: LSTMCache):
@@ -392,9 +417,12 @@ def lstm_backward(dh, cache: LSTMCache):
     Walks ``t = T-1, ..., 0`` carrying two gradients, :math:`\\partial L/\\partial h_t` (the upstream
     ``dh[:, t]`` plus what flows back from step ``t+1``) and :math:`\\partial L/\\partial c_t`; the
     latter is multiplied by the forget gate :math:`f_t` at each step back (chapter 5, eq.
-    (lstm-dc)). The loop keeps the gradient ``da`` of every step's pre-activations; the weight
-    gradients, sums over the steps of per-step products, are then one matrix product each over all
-    N·T steps. The loss is assumed not to read the final cell state directly.
+    (lstm-dc)). The factors of (lstm-da) and (lstm-dc-total) that do not depend on the carried
+    gradients are computed a block of steps at a time (``_lstm_factors``), so the loop itself only
+    multiplies by the gradients it carries. It keeps the gradient ``da`` of every step's
+    pre-activations; the weight gradients, sums over the steps of per-step products, are then one
+    matrix product over all N·T steps, ``[dWh; dWx; db] = Σ_t [h_{t-1} | x_t | 1]ᵀ da_t``. The loss is
+    assumed not to read the final cell state directly.
     """
     N, T, H = cache.h.shape
     D = cache.x.shape[2]
@@ -404,42 +432,39 @@ def lstm_backward(dh, cache: LSTMCache):
     # Time-major (T, N, .), as lstm_forward stores them: a view, no copy, for its cache.
     gates4, c, tanh_c, h = (a.transpose(1, 0, 2) for a in (cache.gates, cache.c, cache.tanh_c, cache.h))
     gates4 = gates4.reshape(T, N, 4, H)  # [t, :, k]: gate k = i, f, g, o of step t
+    f = gates4[:, :, 1]  # (T, N, H)
+    c_prev = np.concatenate([cache.c0[None], c[:-1]])  # (T, N, H): the cell state each step started from
     da = np.empty((T, N, 4 * H), dtype=dtype)  # gradient of every pre-activation a_t
     da4 = da.reshape(T, N, 4, H)
-    sigmoid_block = np.array([1, 1, 0, 1], dtype=dtype)[:, None]  # (4, 1): 1 where the gate is a sigmoid
+    k = np.empty((T, N, H), dtype=dtype)
     Wh_T = np.ascontiguousarray(cache.Wh.T)  # (4H, H)
-    dh_t = np.empty((N, H), dtype=dtype)  # total gradient of h_t
-    work = np.empty((N, H), dtype=dtype)
     dh_next = np.zeros((N, H), dtype=dtype)  # carried from step t+1
     dc_next = np.zeros((N, H), dtype=dtype)  # becomes the total gradient of c_t, then is carried back
-    for t in reversed(range(T)):
-        gt, dat = gates4[t], da4[t]  # (N, 4, H)
-        i, f, g = gt[:, 0], gt[:, 1], gt[:, 2]
-        c_prev = c[t - 1] if t > 0 else cache.c0
-        np.add(dh[t], dh_next, out=dh_t)
-        np.square(tanh_c[t], out=work)
-        np.subtract(1.0, work, out=work)
-        work *= gt[:, 3]
-        work *= dh_t
-        dc_next += work  # (lstm-dc-total): dc = dc_next + dh * o * (1 - tanh^2 c_t)
-        np.subtract(sigmoid_block, gt, out=dat)
-        dat *= gt
-        dat[:, 2] += 1.0  # slopes of the activations [i(1-i), f(1-f), 1-g^2, o(1-o)]; then (lstm-da):
-        dat[:, :3] *= dc_next[:, None]
-        dat[:, 0] *= g  # da_i = dc * g * i(1-i)
-        dat[:, 1] *= c_prev  # da_f = dc * c_{t-1} * f(1-f)
-        dat[:, 2] *= i  # da_g = dc * i * (1-g^2)
-        dat[:, 3] *= dh_t
-        dat[:, 3] *= tanh_c[t]  # da_o = dh * tanh(c_t) * o(1-o)
-        dc_next *= f  # (lstm-dc): dc_{t-1} = dc * f
-        np.matmul(da[t], Wh_T, out=dh_next)  # dh_{t-1} = da Wh^T
-    # (lstm-affine-grads), summed over the steps: one product over all T*N rows
+    dh_t, work = np.empty((N, H), dtype=dtype), np.empty((N, H), dtype=dtype)
+    steps = max(1, _BLOCK_ELEMENTS // (N * 4 * H))
+    for stop in range(T, 0, -steps):  # a block of steps at a time, the last block first
+        block = slice(max(stop - steps, 0), stop)
+        # What does not depend on the carried gradients, for the whole block at once (while it is in the
+        # processor's cache): da starts as the factor of (lstm-da) that multiplies dc or dh, k as the one
+        # of (lstm-dc-total). The loop then only multiplies by the gradients it carries.
+        _lstm_factors(gates4[block], c_prev[block], tanh_c[block], da4[block], k[block])
+        for t in reversed(range(block.start, block.stop)):
+            np.add(dh[t], dh_next, out=dh_t)  # total gradient of h_t
+            dc_next += np.multiply(dh_t, k[t], out=work)  # (lstm-dc-total)
+            da4[t, :, :3] *= dc_next[:, None]  # (lstm-da): da_i, da_f, da_g
+            da4[t, :, 3] *= dh_t  # da_o
+            dc_next *= f[t]  # (lstm-dc): dc_{t-1} = dc * f
+            np.matmul(da[t], Wh_T, out=dh_next)  # dh_{t-1} = da Wh^T
+    # (lstm-affine-grads), summed over the steps: with every step's inputs side by side in a row
+    # [h_{t-1} | x_t | 1], one product over all T*N rows gives [dWh; dWx; db] at once.
     da_rows = da.reshape(T * N, 4 * H)  # every step of every sequence as one row
+    rows = np.empty((T, N, H + D + 1), dtype=dtype)
+    rows[0, :, :H], rows[1:, :, :H] = cache.h0, h[:-1]
+    rows[..., H : H + D] = cache.x.transpose(1, 0, 2)
+    rows[..., H + D] = 1.0
+    dW = rows.reshape(T * N, H + D + 1).T @ da_rows  # (H + D + 1, 4H)
     dx = (da_rows @ cache.Wx.T).reshape(T, N, D).transpose(1, 0, 2)  # (N, T, D)
-    dWx = cache.x.transpose(1, 0, 2).reshape(T * N, D).T @ da_rows  # (D, 4H)
-    dWh = cache.h0.T @ da[0] + h[:-1].reshape((T - 1) * N, H).T @ da[1:].reshape((T - 1) * N, 4 * H)
-    db = da_rows.sum(axis=0)  # (4H,)
-    return np.ascontiguousarray(dx), dh_next, dc_next, dWx, dWh, db
+    return np.ascontiguousarray(dx), dh_next, dc_next, dW[H : H + D], dW[:H], dW[H + D]
 
 
 def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
