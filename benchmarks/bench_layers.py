@@ -38,7 +38,15 @@ set_thread_variables(max(1, _early.parse_known_args()[0].threads))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from benchlib import gflops, machine_rows, markdown_table, matmul_peak, ms, time_alternating  # noqa: E402
+from benchlib import (  # noqa: E402
+    gflops,
+    keep_freed_memory,
+    machine_rows,
+    markdown_table,
+    matmul_peak,
+    ms,
+    time_alternating,
+)
 from workloads import (  # noqa: E402
     Sizes,
     Stack,
@@ -265,6 +273,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="time both sides in this process (default: each side in processes of its own, forked)",
     )
+    p.add_argument(
+        "--malloc",
+        choices=["keep", "default"],
+        default="keep",
+        help="keep: glibc keeps freed memory, so that neither side pays page faults (default); "
+        "default: the allocator as a process starts",
+    )
     p.add_argument("--repeats", type=int, help="timed calls per side (default 11, --quick 3)")
     p.add_argument("--warmup", type=int, help="untimed calls per side first (default 2, --quick 1)")
     p.add_argument("-T", type=_ints, default=(100, 400), help="sequence lengths (default 100,400)")
@@ -309,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(args.threads)
     flush = torch.set_flush_denormal(True)  # subnormal floats in a vanishing backward pass are slow
+    allocator = keep_freed_memory() if args.malloc == "keep" else "default (`--malloc default`)"
     start = time.perf_counter()
     progress("matmul peak")
     peaks = {
@@ -338,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
                     else f"medians of {calls}, the sides alternating call by call{blocks}",
                 ),
                 ("clock", "the thread's CPU time" if args.clock == "cpu" else "elapsed (wall) time"),
+                ("memory allocator", allocator),
                 (
                     "processes",
                     "each side of a row in processes of its own, forked in 3 rounds (denormal table: shared)"
