@@ -45,6 +45,7 @@ from benchlib import (  # noqa: E402
     markdown_table,
     matmul_peak,
     ms,
+    step_product_times,
     time_alternating,
 )
 from workloads import (  # noqa: E402
@@ -331,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
         dtype: matmul_peak(dtype, repeats=5 if args.quick else 15, clock=args.clock)
         for dtype in DTYPES.values()
     }
+    progress("one step's product")
+    large = args.large
+    step = step_product_times(large.N, large.H, 4, repeats=5 if args.quick else 15, clock=args.clock)
     command = "python benchmarks/bench_layers.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     calls = f"{args.warmup} warm-up and {args.repeats} timed calls per side"
     blocks = "" if args.threads == 1 else " (numpy table: each side in a block of its own)"
@@ -355,6 +359,10 @@ def main(argv: list[str] | None = None) -> None:
                 ),
                 ("clock", "the thread's CPU time" if args.clock == "cpu" else "elapsed (wall) time"),
                 ("memory allocator", allocator),
+                (
+                    f"one LSTM step's product, {large.N} x {large.H} by {large.H} x {4 * large.H} (float32)",
+                    ", ".join(f"`{name}` {us:.0f} µs" for name, us in step.items()),
+                ),
                 (
                     "processes",
                     "each side of a row in processes of its own, forked in 3 rounds (denormal table: shared)"
