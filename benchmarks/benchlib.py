@@ -41,7 +41,7 @@ def keep_freed_memory() -> str:
     and returns freed memory above a threshold that adapts to the process's history; each fresh page
     then costs a page fault when first written. A layer that allocates tens of megabytes per call pays
     thousands of them or none, depending on what the process did before (``torch.nn.LSTM`` ran at two
-    speeds, 45 and 55 ms, for that reason). Raising ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD``
+    speeds, a fifth apart, for that reason). Raising ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD``
     serves every allocation from memory the process keeps, so that after warm-up neither side pays
     page faults. Forked children inherit the setting. Returns a description for the results table
     (what was set, or why nothing was).
