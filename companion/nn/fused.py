@@ -193,7 +193,9 @@ class _LSTMRecurrence(torch.autograd.Function):
         hb, cb, ca = h_before.unbind(0), c_before.unbind(0), c_after.unbind(0)
         for t in _order(T, reverse):
             a_[t].addmm_(hb[t], w_t)  # (N, 4H) pre-activations x_t W_ihᵀ + b + h_{t-1} W_hhᵀ
-            if_[t].sigmoid_(), g_[t].tanh_(), o_[t].sigmoid_()  # the gates
+            if_[t].sigmoid_()  # i, f
+            g_[t].tanh_()
+            o_[t].sigmoid_()
             c = torch.mul(f_[t], cb[t], out=ca[t] if mask is None else c_new).addcmul_(i_[t], g_[t])
             h = torch.mul(o_[t], torch.tanh(c, out=tc_[t]), out=out_[t])  # o ⊙ tanh(f ⊙ c + i ⊙ g)
             if mask is not None:
