@@ -259,7 +259,7 @@ class _LSTMRecurrence(torch.autograd.Function):
                 dh, dc = dh + dh_pass, dc + dc_pass
         # [dW_hh | dW_ih | db] = Σ_t δ_tᵀ [h_{t-1} | x_t | 1], one (4H, H + D + 1) product over all steps.
         d_w = _outer_sum(delta, rows)
-        H, D = w_hh.shape[1], w_ih.shape[1]
+        D = w_ih.shape[1]
         d_x = (delta.view(T * N, G) @ w_ih).view(T, N, D) if ctx.needs_input_grad[0] else None
         d_b = d_w[:, H + D] if b is not None else None
         return d_x, d_w[:, H : H + D], d_b, dh, dc, d_w[:, :H], None, None
