@@ -145,3 +145,45 @@ def subnormal_share(grad) -> tuple[float, float]:
     g = torch.as_tensor(grad).detach().abs()
     tiny = torch.finfo(g.dtype).tiny
     return float(((g > 0) & (g < tiny)).double().mean()), float((g == 0).double().mean())
+
+
+def lstm_products(sizes: Sizes, T: int) -> list[tuple[str, str, int, Callable, Callable]]:
+    """The matrix products of ``companion.ref.lstm``'s forward pass and BPTT, in float32, each as a
+    pair of closures (``torch.mm`` and ``numpy.matmul``) on the same operands laid out alike.
+
+    Returns ``(name, shapes, count, torch_run, numpy_run)`` rows; ``count`` is how many times one
+    forward-and-backward pass makes the product, and each closure makes it that many times, into a
+    preallocated output. The layouts are the numpy code's: a contiguous right operand in the steps,
+    a transposed view on the left of the weight gradient and on the right of the input gradient.
+    """
+    N, D, H = sizes.N, sizes.D, sizes.H
+    rng = np.random.default_rng(0)
+
+    def arr(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    rows_ = arr(T * N, H + D + 1)  # [h_{t-1} | x_t | 1] of every step
+    da = arr(T * N, 4 * H)  # gradient of every pre-activation
+    operands = [  # (name, left, right, count)
+        ("input projection", arr(T * N, D + 1), arr(D + 1, 4 * H), 1),
+        ("forward step", arr(N, H), arr(H, 4 * H), T),
+        ("backward step", arr(N, 4 * H), arr(4 * H, H), T),
+        ("weight gradient", rows_.T, da, 1),
+        ("input gradient", da, arr(D, 4 * H).T, 1),
+    ]
+    result = []
+    for name, a, b, count in operands:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
+        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out.copy())
+
+        def run_torch(ta=ta, tb=tb, tout=tout, count=count) -> None:
+            for _ in range(count):
+                torch.mm(ta, tb, out=tout)
+
+        def run_numpy(a=a, b=b, out=out, count=count) -> None:
+            for _ in range(count):
+                np.matmul(a, b, out=out)
+
+        shapes = f"{a.shape[0]} x {a.shape[1]} by {b.shape[0]} x {b.shape[1]}"
+        result.append((name, shapes, count, run_torch, run_numpy))
+    return result
