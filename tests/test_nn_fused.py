@@ -54,10 +54,13 @@ def leaves_of(xin, states, w_hh, b_hh):
     return [t for t in (*xin, *states, w_hh, b_hh) if t is not None]
 
 
+@pytest.mark.parametrize("copy_from", [1, T + 1], ids=["W_hh-copied", "W_hh-view"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
 @pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
 @pytest.mark.parametrize("mode", MODES)
-def test_fused_equals_autograd_through_the_plain_loop(mode, masked, reverse):
+def test_fused_equals_autograd_through_the_plain_loop(monkeypatch, mode, masked, reverse, copy_from):
+    # Both ways of passing W_hhᵀ to the step products: a contiguous copy (long sequences) and the view.
+    monkeypatch.setattr(fused, "COPY_FROM_STEPS", copy_from)
     xin, states, w_hh, b_hh, mask = inputs(mode, masked)
     leaves = leaves_of(xin, states, w_hh, b_hh)
     results = []

@@ -39,8 +39,20 @@ BLOCK_ELEMENTS = 1 << 18
 computed for a block of steps of this size just before the loop uses them, while they are in cache."""
 
 
+COPY_FROM_STEPS = 16
+"""From how many steps on a layer copies ``W_hhᵀ`` into a contiguous matrix before its loop. The step
+products are faster with a contiguous right operand, but the copy, a transpose, costs as much as the
+time saved over roughly 3 to 25 steps (fewer for larger batches): a long sequence repays it, a single
+step of generation does not and multiplies by the transposed view instead."""
+
+
 _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (u, σ) -> u σ (1 - σ), into grad_input
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (u, τ) -> u (1 - τ²), into grad_input
+
+
+def _step_weight(w_hh: Tensor, T: int) -> Tensor:
+    """``W_hhᵀ`` (H, G·H), the right operand of every step's product: see :data:`COPY_FROM_STEPS`."""
+    return w_hh.t().contiguous() if T >= COPY_FROM_STEPS else w_hh.t()
 
 
 def _order(T: int, reverse: bool) -> range:
@@ -123,7 +135,7 @@ class _RNNRecurrence(torch.autograd.Function):
         T, N, H = xp.shape
         after, before = _state_buffer(h0, T, reverse)
         raw = after if mask is None else xp.new_empty(T, N, H)  # φ(a_t), valid step or not
-        w_t = w_hh.t().contiguous()  # (H, G·H): a contiguous right operand is the faster product
+        w_t = _step_weight(w_hh, T)  # (H, G·H)
         for t in _order(T, reverse):
             a = torch.addmm(xp[t], before[t], w_t, out=raw[t])  # (N, H)
             a.relu_() if relu else a.tanh_()
@@ -180,13 +192,13 @@ class _LSTMRecurrence(torch.autograd.Function):
         # Every step's input projection x_t W_ihᵀ + b in one product over the rows' [x | 1] columns,
         # (T, N, 4H); step t then turns its own into its pre-activations and its activated gates i, f, g, o,
         # in place.
-        w_in = (w_ih if b is None else torch.cat([w_ih, b[:, None]], dim=1)).t().contiguous()  # (D [+1], 4H)
+        w_in = (w_ih if b is None else torch.cat([w_ih, b[:, None]], dim=1)).t()  # (D [+1], 4H), a view
         acts = torch.mm(before.reshape(T * N, rows.shape[2])[:, H:], w_in).view(T, N, G)
         c_after, c_before = _state_buffer(c0, T, reverse)
         tanh_c = x.new_empty(T, N, H)
         raw = h_after if mask is None else x.new_empty(T, N, H)  # o ⊙ tanh(c_t)
         c_new = x.new_empty(N, H)
-        w_t = w_hh.t().contiguous()  # (H, G·H): a contiguous right operand is the faster product
+        w_t = _step_weight(w_hh, T)  # (H, G·H)
         # Per-step views made once (unbind) rather than indexed in the loop: small ops are overhead-bound.
         i_, f_, g_, o_ = (gate.unbind(0) for gate in acts.chunk(4, dim=2))  # 4 x T x (N, H)
         a_, if_, tc_, out_ = acts.unbind(0), acts[..., : 2 * H].unbind(0), tanh_c.unbind(0), raw.unbind(0)
@@ -277,7 +289,7 @@ class _GRURecurrence(torch.autograd.Function):
         rz = xp.new_empty(T, N, 2 * H)
         cand = xp.new_empty(T, N, H)  # n_t
         raw = after if mask is None else xp.new_empty(T, N, H)
-        w_t = w_hh.t().contiguous()  # (H, G·H): a contiguous right operand is the faster product
+        w_t = _step_weight(w_hh, T)  # (H, G·H)
         for t in _order(T, reverse):
             if b_hh is None:
                 torch.mm(before[t], w_t, out=hp[t])
