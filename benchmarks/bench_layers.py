@@ -1,13 +1,15 @@
 """Time the companion's recurrent layers and numpy references against ``torch.nn``, side by side.
 
-Four tables, all on the CPU, all with the same weights and data on both sides of a row:
+Five tables, all on the CPU, all with the same weights and data on both sides of a row:
 
 1. a full training step (forward, a ``Linear`` readout of the last output, MSE loss, backward,
    ``Adam.step``) at the book's small training sizes, ``companion.nn`` against ``torch.nn``;
 2. one forward and one backward pass at a larger size, ``companion.nn`` against ``torch.nn``;
-3. the numpy references (``companion.ref``: forward pass and BPTT by hand) against ``torch.nn``,
-   in float32 and in float64;
-4. the slowdown of a backward pass that runs on subnormal floats once gradients vanish, with
+3. one time step at a time under ``torch.no_grad``, as in generation, ``companion.nn`` against
+   ``torch.nn``;
+4. the numpy references (``companion.ref``: forward pass and BPTT by hand) against ``torch.nn``,
+   in float32 and in float64, and the float32 LSTM's matrix products alone, numpy against torch;
+5. the slowdown of a backward pass that runs on subnormal floats once gradients vanish, with
    flush-to-zero off and on.
 
 Each row checks that its sides agree (outputs and gradients) before it times them. The sides
@@ -53,6 +55,7 @@ from workloads import (  # noqa: E402
     Stack,
     adam_step,
     fwd_bwd,
+    generation_steps,
     layer_pair,
     lstm_products,
     matmul_flops,
@@ -96,7 +99,7 @@ def section_training(args: argparse.Namespace, peak: float) -> str:
                 (step_t, grads_t), (step_o, grads_o) = (adam_step(m, x, y) for m in models)
                 diff = check(f"{cell} {stack} T={T}", max_rel_diff(grads_t(), grads_o()), torch.float32)
                 t_torch, t_ours = time_alternating(
-                    [step_t, step_o], args.warmup, args.repeats, clock=args.clock
+                    [step_t, step_o], args.warmup, args.repeats, clock=args.clock, isolate=args.isolate
                 )
                 flops = matmul_flops(cell, stack, sizes, T)
                 rows.append(_pair_row(cell, stack, T, t_torch.median, t_ours.median, flops, peak, diff))
@@ -150,7 +153,7 @@ def section_fwd_bwd(args: argparse.Namespace, peak: float) -> str:
                 run_t, run_o = (fwd_bwd(layer, x, dout) for layer in layers)
                 diff = check(f"{cell} {stack} T={T}", max_rel_diff(run_t(), run_o()), torch.float32)
                 t_torch, t_ours = time_alternating(
-                    [run_t, run_o], args.warmup, args.repeats, clock=args.clock
+                    [run_t, run_o], args.warmup, args.repeats, clock=args.clock, isolate=args.isolate
                 )
                 flops = matmul_flops(cell, stack, sizes, T)
                 rows.append(_pair_row(cell, stack, T, t_torch.median, t_ours.median, flops, peak, diff))
@@ -162,8 +165,37 @@ def section_fwd_bwd(args: argparse.Namespace, peak: float) -> str:
     )
 
 
+GENERATED = 100  # time steps per timed call of the generation table
+
+
+def section_generation(args: argparse.Namespace) -> str:
+    """Table 3: one time step at a time under no_grad (generation), companion.nn vs torch.nn."""
+    sizes, rows = Sizes(1, args.large.D, args.large.H), []
+    for layers in (1, 2):
+        stack = Stack(layers, False)
+        for i, cell in enumerate(CELLS):
+            progress(f"generation: {cell} {stack}")
+            pair = layer_pair(cell, stack, sizes, torch.float32, seed=i)
+            x = torch.randn(1, 1, sizes.D, generator=torch.Generator().manual_seed(400 + i))
+            run_t, run_o = (generation_steps(layer, x, GENERATED) for layer in pair)
+            diff = check(f"generation {cell} {stack}", max_rel_diff((run_t(),), (run_o(),)), torch.float32)
+            t_torch, t_ours = time_alternating(
+                [run_t, run_o], args.warmup, args.repeats, clock=args.clock, isolate=args.isolate
+            )
+            per_step = [1000 * t.median / GENERATED for t in (t_torch, t_ours)]  # µs
+            ratio = f"{per_step[1] / per_step[0]:.2f}"
+            rows.append([cell, str(stack), *(f"{us:.0f}" for us in per_step), ratio, diff])
+    header = ("cell", "layers", "torch.nn µs", "companion µs", "companion / torch", "max rel. diff")
+    return (
+        f"## One step at a time\n\n"
+        f"Generating a sequence calls the layer on one time step, under `torch.no_grad`, with the state "
+        f"of the previous call: the time per step, over {GENERATED} steps in float32; {sizes}, "
+        f"unidirectional layers.\n\n" + markdown_table(header, rows, numeric_from=2)
+    )
+
+
 def section_numpy(args: argparse.Namespace, peaks: dict[torch.dtype, float]) -> str:
-    """Table 3: the numpy references (BPTT by hand) against torch.nn, in float32 and float64."""
+    """Table 4: the numpy references (BPTT by hand) against torch.nn, in float32 and float64."""
     sizes, T, rows, whole_pass = args.large, args.numpy_T, [], {}
     alternate = args.threads == 1  # with more threads, one library's spinning workers slow the other
     for name, dtype in DTYPES.items():
@@ -247,7 +279,7 @@ def _flushing(flush: bool, run: Callable) -> Callable:
 
 
 def section_denormals(args: argparse.Namespace) -> str:
-    """Table 4: backward passes on subnormal floats, flush-to-zero off against on."""
+    """Table 5: backward passes on subnormal floats, flush-to-zero off against on."""
     sizes, T, rows = args.large, args.denormal_T, []
     for i, cell in enumerate(("RNN", "LSTM")):
         layers = layer_pair(cell, Stack(1, False), sizes, torch.float32, seed=i)
@@ -318,7 +350,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--large", type=_sizes, default=Sizes(32, 64, 256), help="larger sizes N,D,H (32,64,256)")
     p.add_argument("--numpy-T", type=int, default=100, help="sequence length of the numpy table (100)")
     p.add_argument("--denormal-T", type=int, default=400, help="sequence length of the denormal table (400)")
-    p.add_argument("--skip", nargs="*", default=[], choices=["training", "fwd-bwd", "numpy", "denormals"])
+    p.add_argument(
+        "--skip", nargs="*", default=[], choices=["training", "fwd-bwd", "generation", "numpy", "denormals"]
+    )
     p.add_argument("--output", type=Path, default=RESULTS, help=f"Markdown file to write (default {RESULTS})")
     args = p.parse_args(argv)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
@@ -406,6 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     sections = {
         "training": lambda: section_training(args, peaks[torch.float32]),
         "fwd-bwd": lambda: section_fwd_bwd(args, peaks[torch.float32]),
+        "generation": lambda: section_generation(args),
         "numpy": lambda: section_numpy(args, peaks),
         "denormals": lambda: section_denormals(args),
     }

@@ -83,6 +83,21 @@ def fwd_bwd(layer: nn.Module, x: Tensor, dout: Tensor) -> Callable[[], tuple[Ten
     return run
 
 
+def generation_steps(layer: nn.Module, x: Tensor, steps: int) -> Callable[[], Tensor]:
+    """``steps`` calls of ``layer`` on one time step ``x`` (N, 1, D) under ``torch.no_grad``, each from
+    the state the previous call returned, as when a model generates a sequence token by token. The
+    state starts from zeros at every run; returns the last output."""
+
+    def run() -> Tensor:
+        state = None
+        with torch.no_grad():
+            for _ in range(steps):
+                out, state = layer(x, state)
+        return out
+
+    return run
+
+
 def adam_step(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Callable[[], Tensor], Callable]:
     """A training step (forward, MSE loss, backward, ``Adam.step``) and a function returning its gradients."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
