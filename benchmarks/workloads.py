@@ -199,6 +199,6 @@ def lstm_products(sizes: Sizes, T: int) -> list[tuple[str, str, int, Callable, C
             for _ in range(count):
                 np.matmul(a, b, out=out)
 
-        shapes = f"{a.shape[0]} x {a.shape[1]} by {b.shape[0]} x {b.shape[1]}"
+        shapes = f"{a.shape[0]}×{a.shape[1]} by {b.shape[0]}×{b.shape[1]}"
         result.append((name, shapes, count, run_torch, run_numpy))
     return result
