@@ -47,7 +47,6 @@ from benchlib import (  # noqa: E402
     markdown_table,
     matmul_peak,
     ms,
-    step_product_times,
     time_alternating,
 )
 from workloads import (  # noqa: E402
@@ -250,9 +249,9 @@ def section_lstm_products(args: argparse.Namespace, torch_pass: float, numpy_pas
     """The float32 numpy LSTM's matrix products alone, by numpy's BLAS and by torch's."""
     sizes, T, rows = args.large, args.numpy_T, []
     totals = [0.0, 0.0]
+    alternate = args.threads == 1  # as in the numpy table
     for name, shapes, count, run_torch, run_numpy in lstm_products(sizes, T):
         progress(f"numpy: LSTM products, {name}")
-        alternate = args.threads == 1  # as in the numpy table
         timings = time_alternating(
             [run_torch, run_numpy], args.warmup, args.repeats, alternate, clock=args.clock
         )
@@ -398,9 +397,6 @@ def main(argv: list[str] | None = None) -> None:
         dtype: matmul_peak(dtype, repeats=5 if args.quick else 15, clock=args.clock)
         for dtype in DTYPES.values()
     }
-    progress("one step's product")
-    large = args.large
-    step = step_product_times(large.N, large.H, 4, repeats=5 if args.quick else 15, clock=args.clock)
     command = "python benchmarks/bench_layers.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     calls = f"{args.warmup} warm-up and {args.repeats} timed calls per side"
     blocks = "" if args.threads == 1 else " (numpy table: each side in a block of its own)"
@@ -425,10 +421,6 @@ def main(argv: list[str] | None = None) -> None:
                 ),
                 ("clock", "the thread's CPU time" if args.clock == "cpu" else "elapsed (wall) time"),
                 ("memory allocator", allocator),
-                (
-                    f"one LSTM step's product, {large.N} x {large.H} by {large.H} x {4 * large.H} (float32)",
-                    ", ".join(f"`{name}` {us:.0f} µs" for name, us in step.items()),
-                ),
                 (
                     "processes",
                     "each side of a row in processes of its own, forked in 3 rounds (denormal table: shared)"

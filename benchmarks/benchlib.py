@@ -185,24 +185,6 @@ def matmul_peak(
     return 2 * size**3 / (timing.median * 1e-3) / 1e9
 
 
-def step_product_times(n: int, h: int, g: int, repeats: int = 15, clock: str = "wall") -> dict[str, float]:
-    """Median time in µs of one recurrent step's float32 product, (n, h) by (h, g·h), done 100 times
-    per call, by ``torch.mm`` and by ``numpy.matmul`` (each with a preallocated output)."""
-    import numpy as np
-    import torch
-
-    rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((n, h), dtype=np.float32), rng.standard_normal((h, g * h), dtype=np.float32)
-    out = np.empty((n, g * h), dtype=np.float32)
-    ta, tb, tout = torch.from_numpy(a.copy()), torch.from_numpy(b.copy()), torch.empty(n, g * h)
-    runs = [
-        lambda: [torch.mm(ta, tb, out=tout) for _ in range(100)],
-        lambda: [np.matmul(a, b, out=out) for _ in range(100)],
-    ]
-    timings = time_alternating(runs, 3, repeats, clock=clock)
-    return {name: t.median * 10 for name, t in zip(("torch.mm", "numpy.matmul"), timings, strict=True)}
-
-
 def cpu_model() -> str:
     """The CPU's model name from ``/proc/cpuinfo`` (Linux), else what :mod:`platform` knows."""
     try:
