@@ -25,7 +25,7 @@ help:
 	@echo "make clean        remove _build and .pytest_cache (.venv stays)"
 	@echo "make help         this list"
 
-# Python: the versions constraints.txt resolves on (tests/test_install.py asks pip's resolver).
+# Python: the versions constraints.txt resolves on (tests/book/test_install.py asks pip's resolver).
 PYTHON_MIN := 3.11
 PYTHON_MAX := 3.14
 comma := ,
@@ -85,7 +85,7 @@ endif
 ## make install: create .venv and install the pinned versions (TORCH=cpu|cuda, PYTHON=python3.x)
 install: $(STAMP)
 
-# Each notebook is executed once, by nbval. With --nbval-record (tests/nbval_record.py) every notebook
+# Each notebook is executed once, by nbval. With --nbval-record (tests/plugins/nbval_record.py) every notebook
 # whose cells all pass is written, with the outputs nbval got, to $(EXECUTED)/<path>. Both builds copy
 # the book's sources to $(STAGED) with each notebook replaced by that record (marked
 # `mystnb: execution_mode: off`) and build the copy into _build/html: no build executes a notebook.
@@ -96,11 +96,11 @@ NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/
 RECORDS   := $(NOTEBOOKS:%=$(EXECUTED)/%)
 # What a notebook's outputs depend on besides its own file: the package, the kernel set-up, the venv.
 NB_INPUTS := $(shell find companion -type f -not -path '*/__pycache__/*' -not -name '*.pyc') \
-             conftest.py tests/netguard.py tests/nbval_record.py $(STAMP)
+             conftest.py tests/plugins/netguard.py tests/plugins/nbval_record.py $(STAMP)
 # --nbval-cell-timeout: the limit per cell that _config.yml sets for a plain `jupyter-book build .`.
 NBVAL     := $(BIN)/pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider \
              --nbval-record=$(EXECUTED)
-STAGE     := $(BIN)/python tests/nbval_record.py --records $(EXECUTED) --out $(STAGED) $(BOOK_SRC) \
+STAGE     := $(BIN)/python tests/plugins/nbval_record.py --records $(EXECUTED) --out $(STAGED) $(BOOK_SRC) \
              && $(BIN)/python benchmarks/notebook_times.py $(EXECUTED)/book --out $(STAGED)/benchmarks/notebook_times.md
 BUILD     := $(BIN)/jupyter-book build --all --path-output .
 
@@ -124,7 +124,7 @@ lint: install
 
 # The browser test needs the built book: it runs in `site`, after `book-strict`.
 unit: install
-	$(BIN)/pytest tests --ignore=tests/test_site.py
+	$(BIN)/pytest tests --ignore=tests/book/test_site.py
 
 # Every notebook under nbval, always: this is the notebook test, and it writes the records.
 notebooks: install
@@ -145,12 +145,12 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else \
 	  echo "browser: $(CHROMIUM) is missing and cannot be installed here (that needs root and apt-get);"; \
-	  echo "browser: tests/test_site.py will be skipped. Install Debian's chromium to run it."; \
+	  echo "browser: tests/book/test_site.py will be skipped. Install Debian's chromium to run it."; \
 	fi
 
 ## make site: open every page of the built book (_build/html) in headless Chromium; check the API reference
 site: install browser
-	COURSE_REQUIRE_SITE=1 $(BIN)/pytest -p no:cacheprovider tests/test_site.py tests/test_api_docs.py
+	COURSE_REQUIRE_SITE=1 $(BIN)/pytest -p no:cacheprovider tests/book/test_site.py tests/book/test_api_docs.py
 
 ## make lab: JupyterLab on book/ with the package importable
 # (Jupyter refuses to run as root without --allow-root: containers and CI machines often are root.

@@ -5,7 +5,7 @@ the three cells over five seeds at a smaller budget, which is all a notebook can
 runs the comparison at the full budget: a tanh RNN, an LSTM and a GRU of about 146,000 parameters
 each (embedding 32, one layer), 400 steps of 32 streams x 64 characters, Adam with a one-cycle
 schedule up to 0.01, gradients clipped to norm 1, seeds 0-4; every model is scored by one stateful
-pass over each held-out block from the zero state (:func:`companion.models.token_nll`).
+pass over each held-out block from the zero state (:func:`companion.lm.charlm.token_nll`).
 
 The test block happens to begin with an apostrophe (it is cut from "Joseph's sons"); the column
 "test from its 2nd character" scores the same block from its second character on, also from the
@@ -30,8 +30,7 @@ import numpy as np
 import torch
 
 from companion.data.text import StreamBatches, genesis, text_corpus
-from companion.models import CharLM, TBPTTLoss, bits, token_nll
-from companion.ngram import NGramLM
+from companion.lm import CharLM, NGramLM, TBPTTLoss, bits, token_nll
 from companion.train import fit
 
 OUTPUT = Path(__file__).resolve().parent / "lm_seeds.md"

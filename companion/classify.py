@@ -12,7 +12,7 @@ gives, for every sequence, exactly what the sequence gives alone.
 - :class:`FrameEncoder` and :class:`VideoClassifier`: a small convolutional network applied to
   every frame, its features read in order by a GRU or LSTM.
 - :func:`train_classifier`, :func:`predict` and :func:`confusion_matrix`: seeded training with
-  :func:`companion.train.fit`, predictions in batches, and the table of true against predicted
+  :func:`companion.train.loop.fit`, predictions in batches, and the table of true against predicted
   classes.
 """
 
@@ -352,7 +352,7 @@ def train_classifier(
 
     Returns
     -------
-    companion.train.History
+    companion.train.loop.History
     """
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     if labels.shape != (len(inputs),):

@@ -5,7 +5,7 @@ The baselines read only what a forecaster may know, the past before each origin
 :func:`seasonal_naive` the value one season earlier, and :class:`LinearAR` is a linear
 autoregressive model fitted by least squares. :func:`mae`, :func:`rmse` and :func:`mase` measure
 errors; :class:`Forecaster` is a GRU or LSTM from :mod:`companion.nn` with a linear read-out of its
-last state (many-to-one), trained by :func:`train_forecaster` through :func:`companion.train.fit`.
+last state (many-to-one), trained by :func:`train_forecaster` through :func:`companion.train.loop.fit`.
 
 Multi-step forecasts come in two kinds. **Recursive**: a one-step model is applied ``h`` times,
 each prediction appended to the window as if it had been observed (:func:`recursive`). **Direct**:
@@ -364,7 +364,7 @@ def train_forecaster(
     generator: int | torch.Generator = 0,
     progress: bool = False,
 ):
-    """Fit ``model`` to windows by mean squared error with Adam, through :func:`companion.train.fit`.
+    """Fit ``model`` to windows by mean squared error with Adam, through :func:`companion.train.loop.fit`.
 
     Parameters
     ----------
@@ -384,7 +384,7 @@ def train_forecaster(
 
     Returns
     -------
-    companion.train.History
+    companion.train.loop.History
 
     Raises
     ------

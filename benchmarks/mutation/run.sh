@@ -23,7 +23,7 @@ for file in "${files[@]}"; do
   # only this file is mutated; the tests listed in setup.cfg are the ones run against it
   sed "/^only_mutate=/,/^[a-z_]*=/{/^ /d}; s|^only_mutate=|only_mutate=\n    $file|" \
     "$ROOT/benchmarks/mutation/setup.cfg" > "$dir/setup.cfg"
-  for test in $(grep -o 'tests/test_[a-z0-9_]*\.py' "$dir/setup.cfg"); do  # tests not in this checkout
+  for test in $(grep -o 'tests/[a-z/]*test_[a-z0-9_]*\.py' "$dir/setup.cfg"); do  # tests not in this checkout
     [ -f "$dir/$test" ] || sed -i "\|$test|d" "$dir/setup.cfg"
   done
   (cd "$dir" && "$MUTMUT" run --max-children 1 > run.log 2>&1 || true

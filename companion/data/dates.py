@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from companion._checks import as_rng
+from companion._validate import as_rng
 
 __all__ = [
     "FIRST_DATE",

@@ -4,7 +4,7 @@ A melody is a list of events ``(pitch, duration)``: ``pitch`` a MIDI note number
 step per semitone) or None for a rest, ``duration`` in quarter notes. For a language model an event
 becomes two tokens, a pitch token then a duration token (``"p67", "d1"``, ``"r", "d0.5"`` for a
 rest), and every melody ends with ``"<end>"``. The melodies of a split are joined into one sequence,
-so :class:`companion.data.text.StreamBatches` and :class:`companion.models.CharLM` apply unchanged.
+so :class:`companion.data.text.StreamBatches` and :class:`companion.lm.charlm.CharLM` apply unchanged.
 
 :func:`chorales` reads the shipped file (``files/chorales.json``, 355 melodies from music21's
 corpus; ``files/README.md`` says how it was made); :func:`melody_corpus` transposes them to a common

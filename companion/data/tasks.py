@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion._checks import as_rng
+from companion._validate import as_rng
 
 __all__ = [
     "sum_task",

@@ -6,7 +6,7 @@ three contiguous blocks (train, validation, test), so held-out text is text the 
 not characters drawn from the middle of training sentences. :class:`StreamBatches` reads a block as
 N parallel streams and serves consecutive chunks of k steps: the hidden state at the end of one chunk
 is the right initial state for the next, which is how chapter 3's truncated BPTT trains on a long
-sequence (the state is carried, the gradient is cut; see :class:`companion.models.TBPTTLoss`).
+sequence (the state is carried, the gradient is cut; see :class:`companion.lm.charlm.TBPTTLoss`).
 
 Everything works on any text: :func:`text_corpus` takes a string, or a :class:`pathlib.Path` to a file.
 The package ships one, the Book of Genesis in the King James Version (:func:`genesis`).
@@ -336,7 +336,7 @@ class StreamBatches:
 
     Iterating yields one pass of :class:`Batch` es; calling ``batches(step)`` returns chunk
     ``step % len(batches)``, passes following each other forever, which is what
-    :func:`companion.train.fit` expects.
+    :func:`companion.train.loop.fit` expects.
 
     Examples
     --------

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from companion.diagnostics.gradcheck import relative_error
 from companion.exercises.report import CheckPassed, ExerciseError
-from companion.gradcheck import relative_error
 
 __all__: list[str] = []
 

@@ -104,7 +104,7 @@ def check_clip_by_norm(fn: Callable) -> CheckPassed:
     Returns
     -------
     CheckPassed
-        When every case agrees with :func:`companion.train.clip_grad_norm`.
+        When every case agrees with :func:`companion.train.clipping.clip_grad_norm`.
 
     Raises
     ------
@@ -138,7 +138,7 @@ def _jacobian_cases() -> list[dict]:
 
 
 def _numerical_jacobian(c: dict) -> dict:
-    from companion.gradcheck import numerical_gradient
+    from companion.diagnostics.gradcheck import numerical_gradient
 
     rnn = _ref("rnn")
     H = c["h_prev"].shape[0]

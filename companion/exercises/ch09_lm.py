@@ -112,7 +112,7 @@ def check_bits_and_perplexity(fn: Callable) -> CheckPassed:
 
     See Also
     --------
-    companion.models.bits, companion.models.perplexity : the same from negative log-likelihoods.
+    companion.lm.charlm.bits, companion.lm.charlm.perplexity : the same from negative log-likelihoods.
 
     Examples
     --------
@@ -230,7 +230,7 @@ def check_sampling_distribution(fn: Callable) -> CheckPassed:
     Returns
     -------
     CheckPassed
-        When every case agrees with the distribution :func:`companion.models.sample` draws from.
+        When every case agrees with the distribution :func:`companion.lm.charlm.sample` draws from.
 
     Raises
     ------

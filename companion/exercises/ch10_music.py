@@ -189,7 +189,7 @@ def check_bits_per_pitch(fn: Callable) -> CheckPassed:
     fn : callable
         ``fn(nll, ids, is_pitch)`` with ``ids`` of shape (L,), a sequence of token ids, ``nll`` of shape
         (L - 1,), ``nll[t] = -ln p(ids[t + 1] | ids[:t + 1])`` in nats (what
-        :func:`companion.models.token_nll` returns), and ``is_pitch`` of shape (V,), True for the
+        :func:`companion.lm.charlm.token_nll` returns), and ``is_pitch`` of shape (V,), True for the
         tokens that are pitches (:func:`companion.data.music.is_pitch`); returns ``bits_per_pitch``,
         the mean loss in bits over the targets that are pitches, and ``bits_per_token``, over all.
 

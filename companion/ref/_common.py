@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from companion._checks import as_numpy
+from companion._validate import as_numpy
 
 
 def torch_state(Wx, Wh, bias_ih, bias_hh, suffix: str) -> dict[str, np.ndarray]:

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._validate import Dims
 
 __all__ = [
     "masked_softmax",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion._checks import Dims, as_rng
+from companion._validate import Dims, as_rng
 from companion.ref.layers import temporal_affine_backward, temporal_affine_forward
 from companion.ref.losses import softmax_cross_entropy
 from companion.ref.optim import Adam, clip_gradients

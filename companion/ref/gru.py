@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._validate import Dims
 from companion.ref._common import numpy_params, torch_state
 from companion.ref.lstm import sigmoid
 from companion.ref.rnn import _check_lengths, _mask_padded, _or_none, final_state

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._validate import Dims
 
 __all__ = ["TemporalAffineCache", "temporal_affine_forward", "temporal_affine_backward"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._validate import Dims
 
 __all__ = ["softmax_cross_entropy", "log_softmax"]
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._validate import Dims
 from companion.ref._common import numpy_params, torch_state
 
 __all__ = [

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._validate import Dims
 from companion.ref.rnn import RNNCache, rnn_backward
 
 __all__ = ["chunk_bounds", "truncated_rnn_backward"]

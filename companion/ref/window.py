@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion._checks import Dims
+from companion._validate import Dims
 
 __all__ = ["window_features", "fit_window_model"]
 
