@@ -135,3 +135,72 @@ def as_numpy(value) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     return np.array(value, copy=True)
+
+
+def positive_int(where: str, name: str, value) -> int:
+    """``value`` as an ``int`` >= 1: ``TypeError`` for a non-integer (``bool`` too), ``ValueError`` below 1.
+
+    Examples
+    --------
+    >>> positive_int("windows", "horizon", 3)
+    3
+    >>> positive_int("windows", "horizon", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: windows: expected horizon >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}: expected {name} to be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{where}: expected {name} >= 1, got {value}")
+    return int(value)
+
+
+def check_lengths(
+    where: str, lengths, N: int | None, T: int | None, *, shape_error=ValueError, type_error=TypeError
+) -> np.ndarray:
+    """The true lengths of N sequences padded to T steps, as an int64 array of shape (N,).
+
+    The one check of ``lengths`` in the package: the numpy references, the torch layers and their
+    helpers, and the figures all call it (the torch code passes its own exception classes).
+
+    Parameters
+    ----------
+    where : str
+        Name of the function the user called, the prefix of the message.
+    lengths : array_like of int, shape (N,)
+        A list, a numpy array or a torch tensor (read on the CPU).
+    N, T : int or None
+        The batch size and the padded number of steps; None where any is accepted (for T: the
+        largest length).
+    shape_error, type_error : exception classes
+        Raised for a wrong shape or value, and for values that are not integers.
+
+    Examples
+    --------
+    >>> check_lengths("f", [3, 1], 2, 3)
+    array([3, 1])
+    >>> check_lengths("f", [3, 4], 2, 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: f: expected every length <= T = 3, got max length 4
+    """
+    if hasattr(lengths, "detach"):  # a torch tensor
+        lengths = lengths.detach().cpu().numpy()
+    try:
+        arr = np.asarray(lengths)
+    except (TypeError, ValueError) as error:
+        raise type_error(f"{where}: expected lengths to be a sequence of ints, got {lengths!r}") from error
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
+        raise type_error(f"{where}: expected lengths to hold integers, got dtype {arr.dtype}")
+    if arr.ndim != 1 or (N is not None and arr.shape != (N,)):
+        expected = "(N,)" if N is None else f"(N,) = ({N},)"
+        raise shape_error(
+            f"{where}: expected lengths of shape {expected} (one per sequence), got {arr.shape}"
+        )
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 1:
+        raise shape_error(f"{where}: expected every length >= 1, got {arr.tolist()}")
+    if arr.size and T is not None and arr.max() > T:
+        raise shape_error(f"{where}: expected every length <= T = {T}, got max length {arr.max()}")
+    return arr
