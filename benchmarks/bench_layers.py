@@ -8,7 +8,7 @@ Five tables, all on the CPU, all with the same weights and data on both sides of
 3. one time step at a time under ``torch.no_grad``, as in generation, ``companion.nn`` against
    ``torch.nn``;
 4. the numpy references (``companion.ref``: forward pass and BPTT by hand) against ``torch.nn``,
-   in float32 and in float64, and the float32 LSTM's matrix products alone, numpy against torch;
+   in float32 and in float64 (reported, not targeted: the references are written for reading);
 5. the slowdown of a backward pass that runs on subnormal floats once gradients vanish, with
    flush-to-zero off and on.
 
@@ -56,7 +56,6 @@ from workloads import (  # noqa: E402
     fwd_bwd,
     generation_steps,
     layer_pair,
-    lstm_products,
     matmul_flops,
     max_rel_diff,
     numpy_fwd_bwd,
@@ -195,7 +194,7 @@ def section_generation(args: argparse.Namespace) -> str:
 
 def section_numpy(args: argparse.Namespace, peaks: dict[torch.dtype, float]) -> str:
     """Table 4: the numpy references (BPTT by hand) against torch.nn, in float32 and float64."""
-    sizes, T, rows, whole_pass = args.large, args.numpy_T, [], {}
+    sizes, T, rows = args.large, args.numpy_T, []
     alternate = args.threads == 1  # with more threads, one library's spinning workers slow the other
     for name, dtype in DTYPES.items():
         for i, cell in enumerate(CELLS):
@@ -218,7 +217,6 @@ def section_numpy(args: argparse.Namespace, peaks: dict[torch.dtype, float]) -> 
                 isolate=args.isolate,
             )
             flops = matmul_flops(cell, Stack(1, False), sizes, T)
-            whole_pass[cell, name] = (t_torch.median, t_numpy.median)
             rows.append(
                 [
                     cell,
@@ -238,37 +236,7 @@ def section_numpy(args: argparse.Namespace, peaks: dict[torch.dtype, float]) -> 
         f"`companion.ref` forward pass and backpropagation through time by hand "
         f"(`rnn_forward` + `rnn_backward`, and the same for the LSTM and GRU) against a single-layer "
         f"`torch.nn` layer in the same dtype; {sizes}, T={T}; the percentages are of the peak in "
-        f"that dtype.\n\n"
-        + markdown_table(header, rows, numeric_from=2)
-        + "\n\n"
-        + section_lstm_products(args, *whole_pass["LSTM", "float32"])
-    )
-
-
-def section_lstm_products(args: argparse.Namespace, torch_pass: float, numpy_pass: float) -> str:
-    """The float32 numpy LSTM's matrix products alone, by numpy's BLAS and by torch's."""
-    sizes, T, rows = args.large, args.numpy_T, []
-    totals = [0.0, 0.0]
-    alternate = args.threads == 1  # as in the numpy table
-    for name, shapes, count, run_torch, run_numpy in lstm_products(sizes, T):
-        progress(f"numpy: LSTM products, {name}")
-        timings = time_alternating(
-            [run_torch, run_numpy], args.warmup, args.repeats, alternate, clock=args.clock
-        )
-        t_torch, t_numpy = (t.median for t in timings)
-        totals[0], totals[1] = totals[0] + t_torch, totals[1] + t_numpy
-        rows.append([name, shapes, str(count), ms(t_torch), ms(t_numpy), f"{t_numpy / t_torch:.2f}"])
-    rows.append(["all products", "", "", ms(totals[0]), ms(totals[1]), f"{totals[1] / totals[0]:.2f}"])
-    header = ("product", "shapes", "times per pass", "torch.mm ms", "numpy.matmul ms", "numpy / torch")
-    return (
-        f"The float32 LSTM's matrix products alone, as `companion.ref.lstm` makes them in one forward "
-        f"and one backward pass ({sizes}, T={T}), each timed with `torch.mm` and with `numpy.matmul` on "
-        f"the same operands (one process, the two alternating call by call). The products alone take "
-        f"numpy {ms(totals[1])} ms, {totals[1] / torch_pass:.2f} times the whole forward and backward "
-        f"pass of `torch.nn.LSTM` in the table above ({ms(torch_pass)} ms). The numpy pass takes "
-        f"{ms(max(numpy_pass - totals[1], 0.0))} ms more than its products timed alone: its elementwise "
-        f"operations, its Python loop, and the products' slower access to memory between them.\n\n"
-        + markdown_table(header, rows, numeric_from=2)
+        f"that dtype.\n\n" + markdown_table(header, rows, numeric_from=2)
     )
 
 

@@ -1,13 +1,19 @@
-"""Input validation shared by the package: shapes checked against named dimensions.
+"""Input validation shared by the package: shapes checked against named dimensions, and arguments.
 
 Every public function validates its arrays with :class:`Dims`, so a wrong shape raises a
 ``ValueError`` that names the function, the argument, the expected shape (with the sizes already
-known from the other arguments) and the shape that arrived.
+known from the other arguments) and the shape that arrived. Arguments are checked by the functions
+below, ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, each message naming the
+function the user called; a class declares its arguments once as a table of them, read by
+:func:`validate`. The torch modules pass their own exception classes (``type_error``,
+``value_error``, ``shape_error``), subclasses of these that ``torch.nn``'s callers also catch.
 """
 
 from __future__ import annotations
 
+import numbers
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -157,7 +163,14 @@ def positive_int(where: str, name: str, value) -> int:
 
 
 def check_lengths(
-    where: str, lengths, N: int | None, T: int | None, *, shape_error=ValueError, type_error=TypeError
+    where: str,
+    lengths,
+    N: int | None,
+    T: int | None,
+    *,
+    low: int = 1,
+    shape_error=ValueError,
+    type_error=TypeError,
 ) -> np.ndarray:
     """The true lengths of N sequences padded to T steps, as an int64 array of shape (N,).
 
@@ -173,6 +186,8 @@ def check_lengths(
     N, T : int or None
         The batch size and the padded number of steps; None where any is accepted (for T: the
         largest length).
+    low : int, default 1
+        The least length accepted (0 where a sequence may be empty, as the keys of attention).
     shape_error, type_error : exception classes
         Raised for a wrong shape or value, and for values that are not integers.
 
@@ -199,8 +214,92 @@ def check_lengths(
             f"{where}: expected lengths of shape {expected} (one per sequence), got {arr.shape}"
         )
     arr = arr.astype(np.int64)
-    if arr.size and arr.min() < 1:
-        raise shape_error(f"{where}: expected every length >= 1, got {arr.tolist()}")
+    if arr.size and arr.min() < low:
+        raise shape_error(f"{where}: expected every length >= {low}, got {arr.tolist()}")
     if arr.size and T is not None and arr.max() > T:
         raise shape_error(f"{where}: expected every length <= T = {T}, got max length {arr.max()}")
     return arr
+
+
+def check_size(
+    where: str,
+    name: str,
+    value,
+    *,
+    zero: bool = False,
+    integral: bool = True,
+    type_error=TypeError,
+    value_error=ValueError,
+) -> int:
+    """A size: an integer > 0 (>= 0 with ``zero``); with ``integral=False`` only a Python ``int``.
+
+    Examples
+    --------
+    >>> check_size("f", "hidden_size", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: f: expected hidden_size > 0, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integral else int):
+        raise type_error(f"{where}: expected {name} to be an int, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not zero):
+        raise value_error(f"{where}: expected {name} {'>= 0' if zero else '> 0'}, got {value}")
+    return int(value)
+
+
+def check_flag(
+    where: str, name: str, value, *, allow_int: bool = False, type_error=TypeError, value_error=ValueError
+) -> bool:
+    """A ``bool``; with ``allow_int`` also the integers 0 and 1 (``numpy.bool_`` too), as ``bias`` of
+    torch's cells. ``value_error`` is unused: a flag is only ever of the wrong type."""
+    if isinstance(value, bool):
+        return value
+    if allow_int and isinstance(value, (numbers.Integral, np.bool_)) and value in (0, 1):
+        return bool(value)
+    expected = "a bool (or 0/1)" if allow_int else "a bool"
+    raise type_error(f"{where}: expected {name} to be {expected}, got {type(value).__name__} {value!r}")
+
+
+def check_probability(where: str, name: str, value, *, type_error=TypeError, value_error=ValueError) -> float:
+    """A real number in [0, 1] (``bool`` is refused), as a ``float``."""
+    message = f"{where}: expected {name} to be a number in [0, 1], got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise type_error(message)
+    if not 0 <= value <= 1:
+        raise value_error(message)
+    return float(value)
+
+
+def check_real(where: str, name: str, value, *, type_error=TypeError, value_error=ValueError) -> float:
+    """A real number (``bool`` is refused), as a ``float``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise type_error(f"{where}: expected {name} to be a float, got {type(value).__name__}")
+    return float(value)
+
+
+def one_of(*choices) -> Callable:
+    """A check that accepts only ``choices``: ``one_of("tanh", "relu")`` for ``nonlinearity``."""
+
+    def check_choice(where: str, name: str, value, *, type_error=TypeError, value_error=ValueError):
+        if isinstance(value, str) and value in choices:
+            return value
+        expected = " or ".join(repr(choice) for choice in choices)
+        raise value_error(f"{where}: expected {name} {expected}, got {value!r}")
+
+    return check_choice
+
+
+def validate(where: str, constraints: dict[str, Callable], values: dict, **errors) -> dict:
+    """Check every argument named in ``constraints`` by its check; return the checked values.
+
+    The declarative form of the checks above: a class declares the table of its arguments once,
+    ``{"hidden_size": check_size, "bias": check_flag, ...}`` (a check with options as a
+    ``functools.partial``), and its constructor calls ``validate`` on its arguments, in the table's
+    order. ``errors`` (``type_error=``, ``value_error=``) go to every check.
+
+    Examples
+    --------
+    >>> validate("f", {"size": check_size, "bias": check_flag}, {"size": 3, "bias": True})
+    {'size': 3, 'bias': True}
+    """
+    return {name: check(where, name, values[name], **errors) for name, check in constraints.items()}

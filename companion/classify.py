@@ -236,10 +236,12 @@ class FrameEncoder(nn.Module):
         Parameters
         ----------
         frames : Tensor of shape (M, H, W)
+            M grey-level frames, H = W = ``frame_size``.
 
         Returns
         -------
         Tensor of shape (M, out_features)
+            One feature vector per frame, each entry in (-1, 1) (a tanh).
         """
         if not isinstance(frames, Tensor) or frames.shape[1:] != (self.frame_size,) * 2 or frames.dim() != 3:
             got = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 import companion.nn as cnn
+from companion._validate import positive_int
 from companion.train import fit
 
 __all__ = [
@@ -36,12 +37,6 @@ __all__ = [
     "train_forecaster",
     "predict",
 ]
-
-
-def _positive_int(where: str, name: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{where}: expected {name} to be a positive int, got {value!r}")
-    return int(value)
 
 
 def _matrix(where: str, name: str, value) -> np.ndarray:
@@ -74,7 +69,7 @@ def naive(past, horizon: int) -> np.ndarray:
     [[3.0, 3.0]]
     """
     p = _matrix("naive", "past", past)
-    h = _positive_int("naive", "horizon", horizon)
+    h = positive_int("naive", "horizon", horizon)
     return np.repeat(p[:, -1:], h, axis=1)  # (N, h)
 
 
@@ -108,8 +103,8 @@ def seasonal_naive(past, horizon: int, period: int) -> np.ndarray:
     [[2.0, 3.0, 4.0, 2.0, 3.0]]
     """
     p = _matrix("seasonal_naive", "past", past)
-    h = _positive_int("seasonal_naive", "horizon", horizon)
-    m = _positive_int("seasonal_naive", "period", period)
+    h = positive_int("seasonal_naive", "horizon", horizon)
+    m = positive_int("seasonal_naive", "period", period)
     if p.shape[1] < m:
         raise ValueError(f"seasonal_naive: expected past of at least period={m} values, got {p.shape[1]}")
     k = np.arange(h)
@@ -142,7 +137,7 @@ class LinearAR:
     """
 
     def __init__(self, order: int) -> None:
-        self.order = _positive_int("LinearAR", "order", order)
+        self.order = positive_int("LinearAR", "order", order)
         self.coef: np.ndarray | None = None
         self.intercept: np.ndarray | None = None
 
@@ -214,7 +209,7 @@ def recursive(step: Callable[[np.ndarray], np.ndarray], inputs, horizon: int) ->
     [[2.0, 3.0, 4.0]]
     """
     window = _matrix("recursive", "inputs", inputs)
-    h = _positive_int("recursive", "horizon", horizon)
+    h = positive_int("recursive", "horizon", horizon)
     out = np.empty((len(window), h))
     for k in range(h):
         nxt = np.asarray(step(window), dtype=np.float64).reshape(len(window), -1)  # (N, 1)
@@ -276,7 +271,7 @@ def mase(y_true, y_pred, y_train, period: int = 1) -> float:
     0.5
     """
     a, b = _pair("mase", y_true, y_pred)
-    m = _positive_int("mase", "period", period)
+    m = positive_int("mase", "period", period)
     train = np.asarray(y_train, dtype=np.float64)
     if train.ndim != 1 or len(train) <= m:
         raise ValueError(f"mase: expected y_train of shape (n,) with n > period={m}, got {train.shape}")
@@ -325,8 +320,8 @@ class Forecaster(nn.Module):
         layers = {"gru": cnn.GRU, "lstm": cnn.LSTM}
         if cell not in layers:
             raise ValueError(f"Forecaster: expected cell in {tuple(layers)}, got {cell!r}")
-        self.horizon = _positive_int("Forecaster", "horizon", horizon)
-        self.input_size = _positive_int("Forecaster", "input_size", input_size)
+        self.horizon = positive_int("Forecaster", "horizon", horizon)
+        self.input_size = positive_int("Forecaster", "input_size", input_size)
         self.rnn = layers[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True)
         self.head = nn.Linear(hidden_size, self.horizon)
 
@@ -336,10 +331,12 @@ class Forecaster(nn.Module):
         Parameters
         ----------
         x : Tensor of shape (N, L, D)
+            N windows of L steps, D = ``input_size`` features per step.
 
         Returns
         -------
         Tensor of shape (N, h)
+            The next h values of each window, in the units of the targets it was trained on.
 
         Raises
         ------
@@ -400,7 +397,7 @@ def train_forecaster(
         )
     if not isinstance(generator, torch.Generator):
         generator = torch.Generator().manual_seed(int(generator))
-    n = min(_positive_int("train_forecaster", "batch_size", batch_size), len(x))
+    n = min(positive_int("train_forecaster", "batch_size", batch_size), len(x))
 
     def batch(_step: int):
         rows = torch.randperm(len(x), generator=generator)[:n]

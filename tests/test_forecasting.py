@@ -168,7 +168,7 @@ def test_forecaster_refuses_bad_input():
         model(torch.zeros(3, 10, 2))
     with pytest.raises(ValueError, match="Forecaster: expected cell in"):
         Forecaster(4, cell="rnn")
-    with pytest.raises(ValueError, match="Forecaster: expected horizon to be a positive int, got 0"):
+    with pytest.raises(ValueError, match="Forecaster: expected horizon >= 1, got 0"):
         Forecaster(4, horizon=0)
     with pytest.raises(
         ValueError, match=r"train_forecaster: expected inputs \(N, L, D\) and targets \(N, h\)"

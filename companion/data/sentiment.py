@@ -14,11 +14,11 @@ from __future__ import annotations
 import gzip
 import re
 from functools import lru_cache
-from importlib import resources
 from typing import NamedTuple
 
 import numpy as np
 
+from companion.data._files import check_split, shipped
 from companion.data.text import Vocab
 
 __all__ = ["Snippets", "movie_snippets", "tokenize", "encode_texts"]
@@ -47,7 +47,7 @@ class Snippets(NamedTuple):
 
 @lru_cache(maxsize=1)
 def _rows() -> tuple[tuple[str, float, str], ...]:
-    with resources.files("companion.data").joinpath("files", _FILE).open("rb") as f:
+    with shipped(_FILE).open("rb") as f:
         text = gzip.decompress(f.read()).decode("utf-8")
     rows = []
     for line in text.splitlines():
@@ -71,7 +71,8 @@ def movie_snippets(split: str = "train") -> Snippets:
     Raises
     ------
     ValueError
-        If ``split`` is not ``"train"`` or ``"test"``.
+        If ``split`` is not ``"train"`` or ``"test"``: the file has no validation part (hold one out
+        of the training sentences).
 
     Examples
     --------
@@ -79,8 +80,7 @@ def movie_snippets(split: str = "train") -> Snippets:
     >>> len(test.texts), test.labels.dtype
     (1813, dtype('int64'))
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"movie_snippets: expected split 'train' or 'test', got {split!r}")
+    check_split("movie_snippets", split)
     rows = [(rating, text) for s, rating, text in _rows() if s == split]
     ratings = np.array([r for r, _ in rows], dtype=np.float64)  # (N,)
     return Snippets([t for _, t in rows], (ratings > 0).astype(np.int64), ratings)

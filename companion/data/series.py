@@ -23,10 +23,12 @@ The tests perturb the values after a cut point and check that nothing computed f
 from __future__ import annotations
 
 import csv
-from importlib import resources
 from typing import NamedTuple
 
 import numpy as np
+
+from companion._validate import positive_int
+from companion.data._files import shipped
 
 __all__ = ["Series", "co2", "sunspots", "Scaler", "Windows", "SeriesSplit", "PARTS"]
 
@@ -50,7 +52,7 @@ class Series(NamedTuple):
 
 
 def _rows(filename: str) -> list[list[str]]:
-    text = resources.files("companion.data").joinpath(f"files/{filename}").read_text(encoding="utf-8")
+    text = shipped(filename).read_text(encoding="utf-8")
     return list(csv.reader(text.splitlines()))[1:]  # the header row dropped
 
 
@@ -173,12 +175,6 @@ class Windows(NamedTuple):
     truth: np.ndarray
 
 
-def _positive_int(where: str, name: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{where}: expected {name} to be a positive int, got {value!r}")
-    return int(value)
-
-
 class SeriesSplit:
     """A chronological train/validation/test split of one series, and its leakage-free windows.
 
@@ -202,9 +198,11 @@ class SeriesSplit:
 
     Raises
     ------
+    TypeError
+        If ``valid`` or ``test`` is not an int.
     ValueError
-        If ``values`` is not 1-D and finite, ``valid``/``test`` are not positive ints, or fewer than
-        3 steps would be left for the training part.
+        If ``values`` is not 1-D and finite, ``valid`` or ``test`` is below 1, or fewer than 3 steps
+        would be left for the training part.
 
     Notes
     -----
@@ -228,8 +226,8 @@ class SeriesSplit:
         if not np.all(np.isfinite(y)):
             bad = np.flatnonzero(~np.isfinite(y))[:5].tolist()
             raise ValueError(f"SeriesSplit: expected finite values, got NaN or inf at steps {bad}")
-        valid = _positive_int("SeriesSplit", "valid", valid)
-        test = _positive_int("SeriesSplit", "test", test)
+        valid = positive_int("SeriesSplit", "valid", valid)
+        test = positive_int("SeriesSplit", "test", test)
         train = len(y) - valid - test
         if train < 3:
             raise ValueError(
@@ -274,13 +272,15 @@ class SeriesSplit:
 
         Raises
         ------
+        TypeError
+            If ``input_len`` or ``horizon`` is not an int.
         ValueError
             For an unknown part, a non-positive ``input_len`` or ``horizon``, or a part too short to
             hold one window.
         """
         start, stop = self._bounds(part)
-        L = _positive_int("SeriesSplit.windows", "input_len", input_len)
-        h = _positive_int("SeriesSplit.windows", "horizon", horizon)
+        L = positive_int("SeriesSplit.windows", "input_len", input_len)
+        h = positive_int("SeriesSplit.windows", "horizon", horizon)
         known = self.values[:stop]  # cut first: nothing after the part is ever read
         lag = L + 1 if self.difference else L
         origins = np.arange(max(start, lag), stop - h + 1, dtype=np.int64)  # (N,)

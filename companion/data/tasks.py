@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion._validate import as_rng
+from companion._validate import as_rng, positive_int
 
 __all__ = [
     "sum_task",
@@ -28,8 +28,7 @@ PAD_LABEL = -1
 
 def _check_sizes(where: str, **sizes: int) -> None:
     for name, value in sizes.items():
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{where}: expected {name} to be a positive int, got {value!r}")
+        positive_int(where, name, value)
 
 
 def sum_task(n: int, length: int, *, rng):
@@ -70,7 +69,7 @@ def sine_task(n: int, length: int, *, rng, max_freq: float = 0.5):
     n : int
         Number of sequences N.
     length : int
-        Output length T.
+        Length T of the output sequence (the input has no time axis).
     rng : int or numpy.random.Generator
         Seed or generator.
     max_freq : float, default 0.5
@@ -102,7 +101,7 @@ def echo_task(n: int, length: int, delay: int, *, rng):
     n : int
         Number of sequences N.
     length : int
-        Sequence length T.
+        Sequence length T of the inputs and of the targets.
     delay : int
         How far back the target lies; ``y[:, t] = x[:, t - delay]``, and 0 for ``t < delay``.
     rng : int or numpy.random.Generator
@@ -152,8 +151,10 @@ def adding_problem(n: int, length: int, *, rng):
 
     Raises
     ------
+    TypeError
+        If ``n`` or ``length`` is not an int.
     ValueError
-        If ``n`` is not a positive int or ``length < 2``.
+        If ``n < 1`` or ``length < 2``.
 
     Notes
     -----
@@ -226,8 +227,10 @@ def copy_task(n: int, seq_len: int, delay: int, *, rng, n_symbols: int = 8):
 
     Raises
     ------
+    TypeError
+        If a size is not an int.
     ValueError
-        If a size is not a positive int, ``delay < 1`` or ``n_symbols < 2``.
+        If ``n``, ``seq_len`` or ``delay`` is below 1, or ``n_symbols < 2``.
 
     Notes
     -----
@@ -304,8 +307,10 @@ def peak_tagging(n: int, min_length: int, max_length: int, *, rng):
 
     Raises
     ------
+    TypeError
+        If a size is not an int.
     ValueError
-        If a size is not a positive int or not ``2 <= min_length <= max_length``.
+        If ``n < 1`` or not ``2 <= min_length <= max_length``.
 
     Notes
     -----
@@ -340,26 +345,25 @@ def between_tagging(n: int, min_length: int, max_length: int, *, rng):
 
     Parameters
     ----------
-    n : int
-        Number of sequences N.
-    min_length, max_length : int
-        Range of the lengths, ``2 <= min_length <= max_length``; ``T = max_length``.
+    n, min_length, max_length : int
+        As in :func:`peak_tagging`.
     rng : int or numpy.random.Generator
-        Seed or generator.
+        Seed or generator: the same seed draws the same sequences as :func:`peak_tagging`, so the
+        two labellings of one set of sequences can be compared.
 
     Returns
     -------
     x : ndarray of shape (N, T, 1)
-        float64 values, 0.0 at padded positions.
+        float64 values, 0.0 at padded positions; those of :func:`peak_tagging` for the same arguments.
     y : ndarray of shape (N, T)
         int64 labels in {0, 1}, ``PAD_LABEL`` (-1) at padded positions.
     lengths : ndarray of shape (N,)
-        int64 true lengths.
+        int64 true lengths, as in :func:`peak_tagging`.
 
     Raises
     ------
-    ValueError
-        If a size is not a positive int or not ``2 <= min_length <= max_length``.
+    TypeError, ValueError
+        As in :func:`peak_tagging`.
 
     Notes
     -----

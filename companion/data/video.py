@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from companion._validate import positive_int
+
 __all__ = ["DIRECTIONS", "Clips", "moving_squares", "shuffle_frames"]
 
 #: The class names of :func:`moving_squares`, by label: 0 left, 1 right, 2 up, 3 down.
@@ -41,14 +43,6 @@ class Clips(NamedTuple):
     videos: np.ndarray
     labels: np.ndarray
     classes: tuple[str, ...]
-
-
-def _positive_int(where: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{where}: expected {name} to be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{where}: expected {name} >= 1, got {value}")
-    return int(value)
 
 
 def moving_squares(
@@ -101,13 +95,13 @@ def moving_squares(
     ((6, 8, 16, 16), dtype('float32'), (6,))
     """
     where = "moving_squares"
-    n, frames, size, speed = (_positive_int(where, k, v) for k, v in
+    n, frames, size, speed = (positive_int(where, k, v) for k, v in
                               [("n", n), ("frames", frames), ("size", size), ("speed", speed)])  # fmt: skip
     if len(side) != 2 or not 1 <= side[0] <= side[1]:
         raise ValueError(
             f"{where}: expected side = (smallest, largest) with 1 <= smallest <= largest, got {side}"
         )
-    low, high = (_positive_int(where, "side", s) for s in side)
+    low, high = (positive_int(where, "side", s) for s in side)
     travel = (frames - 1) * speed
     if high + travel > size:
         raise ValueError(

@@ -15,10 +15,11 @@ cross-entropy loss.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from typing import NamedTuple
 
 import numpy as np
+
+from companion.data._files import check_split, shipped
 
 __all__ = ["NUM_SPEAKERS", "NUM_COEFFICIENTS", "VowelsSplit", "japanese_vowels"]
 
@@ -27,7 +28,6 @@ NUM_SPEAKERS = 9
 #: LPC cepstrum coefficients per frame (features per step).
 NUM_COEFFICIENTS = 12
 _FILE = "japanese_vowels.npz"
-_SPLITS = ("train", "test")
 
 
 class VowelsSplit(NamedTuple):
@@ -50,7 +50,7 @@ class VowelsSplit(NamedTuple):
 
 @lru_cache(maxsize=1)
 def _arrays() -> dict[str, np.ndarray]:
-    with resources.files("companion.data").joinpath("files", _FILE).open("rb") as f:
+    with shipped(_FILE).open("rb") as f:
         with np.load(f) as data:
             return {k: data[k] for k in data.files}
 
@@ -83,8 +83,7 @@ def japanese_vowels(split: str = "train") -> VowelsSplit:
     >>> np.bincount(train.speakers).tolist()
     [30, 30, 30, 30, 30, 30, 30, 30, 30]
     """
-    if split not in _SPLITS:
-        raise ValueError(f"japanese_vowels: expected split 'train' or 'test', got {split!r}")
+    check_split("japanese_vowels", split)
     data = _arrays()
     millionths = data[f"{split}_frames"]  # (sum of T_i, 12), int32
     frames = (millionths / 1e6).astype(np.float32)  # the nearest float32 to each published value

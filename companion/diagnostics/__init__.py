@@ -5,18 +5,7 @@ and with torch autograd; :mod:`companion.diagnostics.analysis` measures Jacobian
 across time, Pascanu's bound, and builds recurrent weights of a chosen norm or spectral radius.
 """
 
-from companion.diagnostics.gradcheck import (
-    autograd_gradients,
-    compare_gradients,
-    numerical_gradient,
-    numerical_gradients,
-    relative_error,
-)
+from companion.diagnostics import gradcheck
+from companion.diagnostics.gradcheck import *  # noqa: F403 (the names in gradcheck.__all__)
 
-__all__ = [
-    "relative_error",
-    "numerical_gradient",
-    "numerical_gradients",
-    "autograd_gradients",
-    "compare_gradients",
-]
+__all__ = list(gradcheck.__all__)

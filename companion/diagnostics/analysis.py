@@ -79,6 +79,7 @@ def spectral_radius(W) -> float:
     Parameters
     ----------
     W : ndarray of shape (H, H)
+        Real, with eigenvalues that may be complex: the radius is their largest modulus.
 
     Returns
     -------

@@ -6,30 +6,8 @@ read-out), its stateful truncated-BPTT loss, evaluation in nats and bits, sampli
 ``from companion.lm import CharLM, NGramLM``.
 """
 
-from companion.lm.charlm import (
-    CharLM,
-    TBPTTLoss,
-    bits,
-    detach_state,
-    load,
-    perplexity,
-    sample,
-    sample_text,
-    save,
-    token_nll,
-)
-from companion.lm.ngram import NGramLM
+from companion.lm import charlm, ngram
+from companion.lm.charlm import *  # noqa: F403 (the names in charlm.__all__)
+from companion.lm.ngram import *  # noqa: F403
 
-__all__ = [
-    "CharLM",
-    "detach_state",
-    "TBPTTLoss",
-    "token_nll",
-    "perplexity",
-    "bits",
-    "sample",
-    "sample_text",
-    "save",
-    "load",
-    "NGramLM",
-]
+__all__ = charlm.__all__ + ngram.__all__

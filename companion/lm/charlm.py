@@ -374,9 +374,7 @@ def load(path: str | os.PathLike, device=None) -> tuple[CharLM, Vocab | None]:
         ) from error
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise ValueError(
-            f"load: expected a file written by companion.lm.charlm.save ({_FORMAT}), got {got!r}"
-        )
+        raise ValueError(f"load: expected a file written by companion.lm.save ({_FORMAT}), got {got!r}")
     try:
         model = CharLM(**data["config"])
         model.load_state_dict(data["state_dict"])

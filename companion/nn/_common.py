@@ -1,45 +1,39 @@
-"""Validation, parameter creation and dtype rules shared by the cells and the layers of ``companion.nn``."""
+"""The torch-specific helpers of the cells and the layers of ``companion.nn``: tensor checks, parameter
+creation, initialisation and dtype rules.
+
+The generic argument checks live in :mod:`companion._validate`; the ones named here call them with
+:mod:`companion.nn.errors`' exception classes (``TORCH_ERRORS``), which ``torch.nn``'s callers also catch.
+"""
 
 from __future__ import annotations
 
 import math
-import numbers
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from companion.nn.errors import DTypeError, ShapeError
+from companion import _validate
+from companion.nn.errors import ArgumentError, DTypeError, ShapeError
+
+#: The exception classes companion.nn passes to the checks of :mod:`companion._validate`.
+TORCH_ERRORS = {"type_error": DTypeError, "value_error": ArgumentError}
 
 NONLINEARITIES = ("tanh", "relu")
 
 
 def check_cell_size(where: str, name: str, value) -> int:
     """A cell size as torch's cells accept it: any integer (``numpy.int64`` too), zero allowed."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise DTypeError(f"{where}: expected {name} to be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ShapeError(f"{where}: expected {name} >= 0, got {value}")
-    return int(value)
+    return _validate.check_size(where, name, value, zero=True, **TORCH_ERRORS)
 
 
 def check_layer_size(where: str, name: str, value, *, integral: bool = False) -> int:
     """A layer size as torch's layers accept it: a Python ``int`` (any integer with ``integral``) > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integral else int):
-        raise DTypeError(f"{where}: expected {name} to be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ShapeError(f"{where}: expected {name} > 0, got {value}")
-    return int(value)
+    return _validate.check_size(where, name, value, integral=integral, **TORCH_ERRORS)
 
 
 def check_flag(where: str, name: str, value, *, allow_int: bool = False) -> bool:
     """A bool flag; the cells (like torch's) also take the ints 0 and 1 for ``bias``."""
-    if isinstance(value, bool):
-        return value
-    if allow_int and isinstance(value, (numbers.Integral, np.bool_)) and value in (0, 1):
-        return bool(value)
-    expected = "a bool (or 0/1)" if allow_int else "a bool"
-    raise DTypeError(f"{where}: expected {name} to be {expected}, got {type(value).__name__} {value!r}")
+    return _validate.check_flag(where, name, value, allow_int=allow_int, **TORCH_ERRORS)
 
 
 def check_tensor(where: str, name: str, value, shape: tuple, dtype: torch.dtype | None) -> None:
@@ -53,11 +47,11 @@ def check_tensor(where: str, name: str, value, shape: tuple, dtype: torch.dtype 
 
 
 def check_forget_bias(where: str, forget_bias, bias: bool) -> float:
-    if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
-        raise DTypeError(f"{where}: expected forget_bias to be a float, got {type(forget_bias).__name__}")
-    if forget_bias != 0 and not bias:
-        raise ShapeError(f"{where}: forget_bias={forget_bias} needs bias=True (there is no bias to shift)")
-    return float(forget_bias)
+    """The LSTM's ``forget_bias``, a real number, non-zero only with ``bias``."""
+    value = _validate.check_real(where, "forget_bias", forget_bias, **TORCH_ERRORS)
+    if value != 0 and not bias:
+        raise ArgumentError(f"{where}: forget_bias={forget_bias} needs bias=True (there is no bias to shift)")
+    return value
 
 
 def pair(where: str, hx):

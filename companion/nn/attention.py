@@ -28,42 +28,48 @@ import math
 import torch
 from torch import Tensor, nn
 
+from companion._validate import check_lengths
 from companion.nn._common import check_flag, check_layer_size
 from companion.nn.errors import DTypeError, ShapeError
 
 __all__ = ["masked_softmax", "AdditiveAttention", "DotProductAttention"]
 
 
-def _key_lengths(where: str, lengths, N: int, T: int, device) -> Tensor:
-    """``lengths`` (N,) as an int64 tensor on ``device``, each in [0, T]."""
-    if not isinstance(lengths, Tensor):
-        try:
-            lengths = torch.as_tensor(lengths)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise DTypeError(
-                f"{where}: expected lengths to be a sequence of ints, got {lengths!r}"
-            ) from error
-    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-        raise DTypeError(f"{where}: expected integer lengths, got dtype {lengths.dtype}")
-    if tuple(lengths.shape) != (N,):
-        raise ShapeError(f"{where}: expected lengths of shape (N,) = ({N},), got {tuple(lengths.shape)}")
-    if N and (int(lengths.min()) < 0 or int(lengths.max()) > T):
-        raise ShapeError(f"{where}: expected lengths between 0 and {T}, got {lengths.tolist()}")
-    return lengths.to(device=device, dtype=torch.int64)
+def _valid(
+    where: str, mask, lengths, N: int, T: int, device, *, name: str = "mask", padding: bool = False
+) -> Tensor | None:
+    """The keys each sequence may read, True = attend, from ``mask`` or ``lengths``; None for neither.
 
-
-def _valid(where: str, mask, lengths, N: int, T: int, device) -> Tensor | None:
-    """The key mask (N, T), True = attend, from ``mask`` or ``lengths``; None when neither is given."""
+    ``mask`` is a bool tensor, True = attend (or, with ``padding``, True = padded: torch's
+    ``key_padding_mask``, inverted here); ``lengths`` (N,) counts each sequence's valid keys, each in
+    ``[0, T]`` (0: a query with nothing to read). From ``lengths`` the result has shape (N, T).
+    """
     if mask is not None and lengths is not None:
-        raise ShapeError(f"{where}: expected mask or lengths, not both")
+        raise ValueError(f"{where}: expected {name} or lengths, not both")
     if mask is not None:
         if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
             got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
-            raise DTypeError(f"{where}: expected mask to be a bool tensor (True = attend), got {got}")
-        return mask
+            meaning = "True = padding" if padding else "True = attend"
+            raise DTypeError(f"{where}: expected {name} to be a bool tensor ({meaning}), got {got}")
+        return ~mask if padding else mask
     if lengths is None:
         return None
-    return torch.arange(T, device=device) < _key_lengths(where, lengths, N, T, device).unsqueeze(1)  # (N, T)
+    lengths = check_lengths(where, lengths, N, T, low=0, shape_error=ShapeError, type_error=DTypeError)
+    return torch.arange(T, device=device) < torch.from_numpy(lengths).to(device).unsqueeze(1)  # (N, T)
+
+
+def _keys_kept(where: str, valid: Tensor | None, keys: Tensor, values: Tensor, *, name: str = "mask"):
+    """Keys and values (N, Tk, ·) zeroed where ``valid`` (N, Tk) is False, so padding is never read.
+
+    Returns ``(keys, values, valid)``; ``valid`` must have exactly the shape (N, Tk).
+    """
+    if valid is None:
+        return keys, values, None
+    N, Tk = keys.shape[0], keys.shape[1]
+    if tuple(valid.shape) != (N, Tk):
+        raise ShapeError(f"{where}: expected {name} of shape (N, Tk) = ({N}, {Tk}), got {tuple(valid.shape)}")
+    keep = valid.to(keys.device).unsqueeze(2)  # (N, Tk, 1)
+    return keys.masked_fill(~keep, 0.0), values.masked_fill(~keep, 0.0), keep.squeeze(2)
 
 
 def masked_softmax(scores: Tensor, mask: Tensor | None = None, lengths=None, dim: int = -1) -> Tensor:
@@ -91,10 +97,13 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None, lengths=None, dim
     Raises
     ------
     ShapeError
-        (a ``ValueError``) If ``mask`` does not broadcast to ``scores``, ``lengths`` does not fit, or
-        both are given.
+        (a ``ValueError``) If ``mask`` does not broadcast to ``scores`` or ``lengths`` does not fit
+        (its shape, or a length outside ``[0, T]``).
+    ValueError
+        If ``dim`` is out of range, or 0 with ``lengths``, or both ``mask`` and ``lengths`` are given.
     DTypeError
-        (a ``TypeError``) If ``scores`` is not floating-point, ``mask`` not bool or ``lengths`` not integer.
+        (a ``TypeError``) If ``scores`` is not floating-point, ``mask`` not bool, ``lengths`` not
+        integer or ``dim`` not an int.
 
     Notes
     -----
@@ -120,13 +129,15 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None, lengths=None, dim
     if scores.dim() == 0:
         raise ShapeError(f"{where}: expected scores with at least one dimension, got shape ()")
     ndim = scores.dim()
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -ndim <= dim < ndim:
-        raise ShapeError(
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise DTypeError(f"{where}: expected dim to be an int, got {type(dim).__name__}")
+    if not -ndim <= dim < ndim:
+        raise ValueError(
             f"{where}: expected dim in [-{ndim}, {ndim - 1}] for scores {tuple(scores.shape)}, got {dim}"
         )
     dim %= ndim
     if lengths is not None and dim == 0:
-        raise ShapeError(f"{where}: lengths count the rows along dim 0, so expected dim > 0, got dim={dim}")
+        raise ValueError(f"{where}: lengths count the rows along dim 0, so expected dim > 0, got dim={dim}")
     N, T = scores.shape[0], scores.shape[dim]
     valid = _valid(where, mask, lengths, N, T, scores.device)
     if valid is None:
@@ -199,7 +210,9 @@ class _Attention(nn.Module):
         ------
         ShapeError
             (a ``ValueError``) If a shape does not fit (the message names the expected and the actual
-            shape), both ``mask`` and ``lengths`` are given, or a length is outside ``[0, Tk]``.
+            shape) or a length is outside ``[0, Tk]``.
+        ValueError
+            If both ``mask`` and ``lengths`` are given.
         DTypeError
             (a ``TypeError``) If an input is not a floating-point tensor of the parameters' dtype,
             ``mask`` is not bool or ``lengths`` not integer.
@@ -221,15 +234,9 @@ class _Attention(nn.Module):
             if tensor.dtype != dtype:
                 raise DTypeError(f"{where}: expected {name} of dtype {dtype} ({owner}), got {tensor.dtype}")
         valid = _valid(where, mask, lengths, sizes["N"], sizes["Tk"], keys.device)
+        keys, values, valid = _keys_kept(where, valid, keys, values)
         if valid is not None:
-            if tuple(valid.shape) != (sizes["N"], sizes["Tk"]):
-                raise ShapeError(
-                    f"{where}: expected mask of shape (N, Tk) = ({sizes['N']}, {sizes['Tk']}), "
-                    f"got {tuple(valid.shape)}"
-                )
-            keep = valid.to(keys.device).unsqueeze(2)  # (N, Tk, 1)
-            keys, values = keys.masked_fill(~keep, 0.0), values.masked_fill(~keep, 0.0)  # padding never read
-            valid = keep.transpose(1, 2)  # (N, 1, Tk), broadcast over the queries
+            valid = valid.unsqueeze(1)  # (N, 1, Tk), broadcast over the queries
         q = queries.unsqueeze(1) if single else queries  # (N, Tq, Dq)
         weights = masked_softmax(self._scores(q, keys), valid)  # (N, Tq, Tk)
         context = torch.bmm(weights, values)  # (N, Tq, Dv)
@@ -333,7 +340,7 @@ class DotProductAttention(_Attention):
 
     Raises
     ------
-    ShapeError
+    ValueError
         If ``key_size`` is given without ``query_size``, or a size is not positive.
     DTypeError
         If a size is not an int or ``scale`` not a bool.
@@ -375,7 +382,7 @@ class DotProductAttention(_Attention):
         where = "DotProductAttention"
         self.scale = check_flag(where, "scale", scale)
         if query_size is None and key_size is not None:
-            raise ShapeError(f"{where}: key_size={key_size} needs query_size (the general score q W k)")
+            raise ValueError(f"{where}: key_size={key_size} needs query_size (the general score q W k)")
         self.general = query_size is not None
         self.query_size = None if query_size is None else check_layer_size(where, "query_size", query_size)
         self.key_size = self.query_size if key_size is None else check_layer_size(where, "key_size", key_size)

@@ -12,13 +12,16 @@ gradients agree.
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from companion import _validate
 from companion.nn._common import (
     NONLINEARITIES,
+    TORCH_ERRORS,
     check_cell_size,
     check_flag,
     check_forget_bias,
@@ -29,6 +32,7 @@ from companion.nn._common import (
     reset_uniform,
     shift_forget_gate,
 )
+from companion.nn._docs import fill
 from companion.nn.errors import ShapeError
 
 __all__ = ["rnn_step", "lstm_step", "gru_step", "RNNCell", "LSTMCell", "GRUCell"]
@@ -158,9 +162,12 @@ def gru_step(xp: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None):
 
 
 class _Cell(nn.Module):
-    """Parameters, initialisation and input handling shared by the three cells."""
+    """Parameters, initialisation, validation and the computation of one step shared by the three cells.
 
-    _chunks = 1
+    A subclass names its gate blocks (``_gates``, as in :data:`companion.nn.kinds.KINDS`) and its step
+    function (``_step_function``)."""
+
+    _gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, device=None, dtype=None) -> None:
         super().__init__()
@@ -171,7 +178,7 @@ class _Cell(nn.Module):
         bias = check_flag(where, "bias", bias, allow_int=True)
         factory = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        register_gate_parameters(self, "", self._chunks, input_size, hidden_size, bias, factory)
+        register_gate_parameters(self, "", self._gates, input_size, hidden_size, bias, factory)
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/√H, 1/√H), in torch's order (same seed, same values)."""
@@ -181,57 +188,90 @@ class _Cell(nn.Module):
         s = f"{self.input_size}, {self.hidden_size}"
         return s if self._bias_arg is True else s + f", bias={self._bias_arg}"
 
-    def _input(self, input, state=None) -> tuple[Tensor, bool]:
-        """Validate ``input`` (N, D), N ≥ 0, or unbatched (D,); return it batched and whether it was.
-        ``state``, the first initial state if one is given, can set the dtype under autocast."""
+    def _input(self, input, state=None) -> tuple[Tensor, bool, torch.dtype | None]:
+        """Validate ``input`` (N, D), N ≥ 0, or unbatched (D,); return it batched, whether it was, and the
+        compute dtype (``state``, the first initial state if one is given, can set it under autocast)."""
         where, D = type(self).__name__, self.input_size
         if not isinstance(input, Tensor):
             check_tensor(where, "input", input, (), None)  # raises: not a tensor
         shape = tuple(input.shape)
         if len(shape) not in (1, 2) or shape[-1] != D:
             raise ShapeError(f"{where}: expected input of shape (N, {D}) or ({D},), got {shape}")
-        self._dtype = compute_dtype(where, input, self.weight_ih.dtype, state)
+        dtype = compute_dtype(where, input, self.weight_ih.dtype, state)
         batched = len(shape) == 2
-        return (input if batched else input.unsqueeze(0)), batched  # (N, D)
+        return (input if batched else input.unsqueeze(0)), batched, dtype  # (N, D)
 
-    def _state(self, name: str, value, x: Tensor, batched: bool) -> Tensor:
+    def _state(self, name: str, value, x: Tensor, batched: bool, dtype) -> Tensor:
         """Validate one state (N, H) or unbatched (H,); zeros when None; return it batched."""
         if value is None:
             return x.new_zeros(x.shape[0], self.hidden_size)  # (N, H)
         shape = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
-        dtype = self.weight_ih.dtype if self._dtype is None else None  # autocast: any float dtype
-        check_tensor(type(self).__name__, name, value, shape, dtype)
+        expected = self.weight_ih.dtype if dtype is None else None  # autocast: any float dtype
+        check_tensor(type(self).__name__, name, value, shape, expected)
         return value if batched else value.unsqueeze(0)  # (N, H)
 
-    def _weights(self, x: Tensor, *states: Tensor):
-        """Input, states and parameters in the compute dtype (a cast only under autocast)."""
+    def _step(self, input, hx, names: tuple[str, ...]) -> tuple[Tensor, ...]:
+        """Validate, then one step in the compute dtype; the new states, unbatched if ``input`` was.
+
+        Under autocast everything is cast to the compute dtype (``_common.AUTOCAST_POLICY``) and the
+        step runs with autocast off, so no operation sees two dtypes."""
+        where = type(self).__name__
+        first = hx if len(names) == 1 else hx[0] if isinstance(hx, tuple) and hx else None
+        x, batched, dtype = self._input(input, first)
+        values = (hx,) if len(names) == 1 else pair(where, hx)
+        states = [self._state(n, v, x, batched, dtype) for n, v in zip(names, values, strict=True)]
         params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        if self._dtype is None:
-            return x, states, params
-        cast = [None if p is None else p.to(self._dtype) for p in params]
-        return x.to(self._dtype), tuple(s.to(self._dtype) for s in states), cast
+        off = contextlib.nullcontext()
+        if dtype is not None:
+            x, states = x.to(dtype), [s.to(dtype) for s in states]
+            params = [None if p is None else p.to(dtype) for p in params]
+            off = torch.autocast(x.device.type, enabled=False)
+        w_ih, w_hh, b_ih, b_hh = params
+        with off:
+            new = self._step_function(F.linear(x, w_ih, b_ih), *states, w_hh, b_hh)  # 1 or 2 x (N, H)
+        new = new if isinstance(new, tuple) else (new,)
+        return new if batched else tuple(s.squeeze(0) for s in new)
 
-    def _no_autocast(self, x: Tensor):
-        """Autocast off while computing in an explicitly cast dtype (``_common.AUTOCAST_POLICY``)."""
-        if self._dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(x.device.type, enabled=False)
+
+class _OneStateCell(_Cell):
+    """The forward pass of the cells whose state is one tensor, h (RNNCell and GRUCell)."""
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step.
+
+        Parameters
+        ----------
+        input : Tensor of shape (N, D) or (D,)
+        hx : Tensor of shape (N, H) or (H,), optional
+            Previous hidden state; zeros if omitted.
+
+        Returns
+        -------
+        Tensor of shape (N, H) or (H,)
+            The new hidden state (unbatched if ``input`` was).
+
+        Raises
+        ------
+        ValueError
+            (:class:`~companion.nn.errors.ShapeError`) If a shape is wrong.
+        TypeError
+            (:class:`~companion.nn.errors.DTypeError`) If an argument is not a tensor of the parameters'
+            dtype.
+        """
+        (h,) = self._step(input, hx, ("hx",))
+        return h
 
 
-class RNNCell(_Cell):
+@fill
+class RNNCell(_OneStateCell):
     """An Elman RNN cell, a drop-in replacement for ``torch.nn.RNNCell``.
 
     Parameters
     ----------
-    input_size : int
-        Number of input features D.
-    hidden_size : int
-        Number of hidden units H.
-    bias : bool, default True
-        If False, no ``bias_ih`` / ``bias_hh``.
+    %(sizes)s
+    %(cell_bias)s
     nonlinearity : {"tanh", "relu"}, default "tanh"
-    device, dtype : optional
-        Where and in which floating type the parameters are created.
+    %(factory)s
 
     Attributes
     ----------
@@ -239,12 +279,8 @@ class RNNCell(_Cell):
     weight_hh : torch.nn.Parameter of shape (H, H)
     bias_ih, bias_hh : torch.nn.Parameter of shape (H,) or None
 
-    Raises
-    ------
-    ValueError
-        If a size is not positive or ``nonlinearity`` is unknown.
-    TypeError
-        If a size is not an int or ``bias`` not a bool.
+    %(cell_raises)s or ``nonlinearity`` is unknown.
+    %(cell_types)s
 
     Notes
     -----
@@ -271,57 +307,33 @@ class RNNCell(_Cell):
         device=None,
         dtype=None,
     ) -> None:
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"RNNCell: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}")
+        nonlinearity = _validate.one_of(*NONLINEARITIES)(
+            "RNNCell", "nonlinearity", nonlinearity, **TORCH_ERRORS
+        )
         super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
         self.reset_parameters()
+
+    @property
+    def _step_function(self):
+        return partial(rnn_step, nonlinearity=self.nonlinearity)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
         return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        """One step.
-
-        Parameters
-        ----------
-        input : Tensor of shape (N, D) or (D,)
-        hx : Tensor of shape (N, H) or (H,), optional
-            Previous hidden state; zeros if omitted.
-
-        Returns
-        -------
-        Tensor of shape (N, H) or (H,)
-            The new hidden state (unbatched if ``input`` was).
-
-        Raises
-        ------
-        ValueError
-            If a shape is wrong.
-        TypeError
-            If an argument is not a tensor of the parameters' dtype.
-        """
-        x, batched = self._input(input, hx)
-        x, (h,), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, self._state("hx", hx, x, batched))
-        with self._no_autocast(x):
-            h = rnn_step(F.linear(x, w_ih, b_ih), h, w_hh, b_hh, self.nonlinearity)  # (N, H)
-        return h if batched else h.squeeze(0)
+    forward = _OneStateCell.forward  # named here too, so the API reference lists it under RNNCell
 
 
+@fill
 class LSTMCell(_Cell):
     """A long short-term memory cell, a drop-in replacement for ``torch.nn.LSTMCell``.
 
     Parameters
     ----------
-    input_size : int
-        Number of input features D.
-    hidden_size : int
-        Number of hidden units H.
-    bias : bool, default True
-        If False, no ``bias_ih`` / ``bias_hh``.
-    device, dtype : optional
-        Where and in which floating type the parameters are created.
+    %(sizes)s
+    %(cell_bias)s
+    %(factory)s
     forget_bias : float, default 0.0
         Added to the forget-gate block of ``bias_ih`` after the uniform draw, in
         ``reset_parameters``. 1.0 starts the forget gate near :math:`\\sigma(1) \\approx 0.73`
@@ -334,12 +346,8 @@ class LSTMCell(_Cell):
     weight_hh : torch.nn.Parameter of shape (4H, H)
     bias_ih, bias_hh : torch.nn.Parameter of shape (4H,) or None
 
-    Raises
-    ------
-    ValueError
-        If a size is not positive, or ``forget_bias`` is non-zero with ``bias=False``.
-    TypeError
-        If a size is not an int or ``bias`` not a bool.
+    %(cell_raises)s, or ``forget_bias`` is non-zero with ``bias=False``.
+    %(cell_types)s
 
     Notes
     -----
@@ -358,7 +366,8 @@ class LSTMCell(_Cell):
     (torch.Size([4, 5]), torch.Size([4, 5]))
     """
 
-    _chunks = 4
+    _gates = 4
+    _step_function = staticmethod(lstm_step)
 
     def __init__(
         self,
@@ -398,32 +407,24 @@ class LSTMCell(_Cell):
         Raises
         ------
         ValueError
-            If a shape is wrong.
+            (:class:`~companion.nn.errors.ShapeError`) If a shape is wrong.
         TypeError
-            If ``hx`` is not a pair, or a tensor does not have the parameters' dtype.
+            (:class:`~companion.nn.errors.DTypeError`) If ``hx`` is not a pair, or a tensor does not have
+            the parameters' dtype.
         """
-        x, batched = self._input(input, hx[0] if isinstance(hx, tuple) and hx else None)
-        h, c = pair("LSTMCell", hx)
-        h, c = self._state("hx[0]", h, x, batched), self._state("hx[1]", c, x, batched)
-        x, (h, c), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, h, c)
-        with self._no_autocast(x):
-            h, c = lstm_step(F.linear(x, w_ih, b_ih), h, c, w_hh, b_hh)  # 2 x (N, H)
-        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+        h, c = self._step(input, hx, ("hx[0]", "hx[1]"))
+        return h, c
 
 
-class GRUCell(_Cell):
+@fill
+class GRUCell(_OneStateCell):
     """A gated recurrent unit cell, a drop-in replacement for ``torch.nn.GRUCell``.
 
     Parameters
     ----------
-    input_size : int
-        Number of input features D.
-    hidden_size : int
-        Number of hidden units H.
-    bias : bool, default True
-        If False, no ``bias_ih`` / ``bias_hh``.
-    device, dtype : optional
-        Where and in which floating type the parameters are created.
+    %(sizes)s
+    %(cell_bias)s
+    %(factory)s
 
     Attributes
     ----------
@@ -432,12 +433,8 @@ class GRUCell(_Cell):
     weight_hh : torch.nn.Parameter of shape (3H, H)
     bias_ih, bias_hh : torch.nn.Parameter of shape (3H,) or None
 
-    Raises
-    ------
-    ValueError
-        If a size is not positive.
-    TypeError
-        If a size is not an int or ``bias`` not a bool.
+    %(cell_raises)s.
+    %(cell_types)s
 
     Notes
     -----
@@ -455,34 +452,11 @@ class GRUCell(_Cell):
     torch.Size([5])
     """
 
-    _chunks = 3
+    _gates = 3
+    _step_function = staticmethod(gru_step)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__(input_size, hidden_size, bias, device, dtype)
         self.reset_parameters()
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        """One step.
-
-        Parameters
-        ----------
-        input : Tensor of shape (N, D) or (D,)
-        hx : Tensor of shape (N, H) or (H,), optional
-            Previous hidden state; zeros if omitted.
-
-        Returns
-        -------
-        Tensor of shape (N, H) or (H,)
-
-        Raises
-        ------
-        ValueError
-            If a shape is wrong.
-        TypeError
-            If an argument is not a tensor of the parameters' dtype.
-        """
-        x, batched = self._input(input, hx)
-        x, (h,), (w_ih, w_hh, b_ih, b_hh) = self._weights(x, self._state("hx", hx, x, batched))
-        with self._no_autocast(x):
-            h = gru_step(F.linear(x, w_ih, b_ih), h, w_hh, b_hh)  # (N, H)
-        return h if batched else h.squeeze(0)
+    forward = _OneStateCell.forward  # named here too, so the API reference lists it under GRUCell

@@ -29,8 +29,14 @@ layer's ``use_fused`` attribute to False for those.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+
+from companion.nn.cells import gru_step, lstm_step, rnn_step
+from companion.nn.unroll import unroll
 
 __all__ = ["rnn_recurrence", "lstm_recurrence", "gru_recurrence"]
 
@@ -92,39 +98,20 @@ def _outer_sum(delta: Tensor, hprev: Tensor) -> Tensor:
     return (hprev.flatten(0, 1).t() @ delta.flatten(0, 1)).t()
 
 
-def _autograd_backward(mode: str, inputs: tuple, weights: tuple, mask, reverse: bool, grads: tuple):
+def _autograd_backward(plain, inputs: tuple, grads: tuple) -> list:
     """The gradients by autograd through the step-by-step path, for a backward that must itself be
-    differentiable (``create_graph=True``: double backward, ``gradgradcheck``). Same values as the
-    hand-written BPTT, at the plain path's speed; returned in the order of the function's arguments."""
-    from companion.nn.recurrence import plain_recurrence  # (recurrence imports this module)
-
-    xp, *states = inputs
-    w_hh, b_hh = weights
-    out, finals = plain_recurrence(mode, xp, tuple(states), w_hh, b_hh, None, mask, reverse)
-    wrt = [xp, *states, w_hh] + ([b_hh] if b_hh is not None else [])
-    needed = [t for t in wrt if t.requires_grad]
-    found = iter(torch.autograd.grad((out, *finals), needed, grads, create_graph=True, allow_unused=True))
-    result = [next(found) if t.requires_grad else None for t in wrt]
-    if mode == "GRU":
-        return (*result[:3], result[3] if b_hh is not None else None, None, None)
-    if mode == "LSTM":
-        return (*result, None, None)
-    return (*result, None, None, None)
+    differentiable (``create_graph=True``: double backward, ``gradgradcheck``). ``plain(*inputs)``
+    computes the function's outputs with :func:`~companion.nn.unroll.unroll`: the same values as the
+    hand-written BPTT, at the plain path's speed. One gradient per input (None where none is needed)."""
+    outputs = plain(*inputs)
+    needed = [t for t in inputs if t is not None and t.requires_grad]
+    found = iter(torch.autograd.grad(outputs, needed, grads, create_graph=True, allow_unused=True))
+    return [next(found) if t is not None and t.requires_grad else None for t in inputs]
 
 
-def _autograd_backward_lstm(inputs: tuple, mask, reverse: bool, grads: tuple):
-    """:func:`_autograd_backward` for the LSTM, whose function also takes the input projection."""
-    import torch.nn.functional as F  # noqa: N812
-
-    from companion.nn.recurrence import plain_recurrence  # (recurrence imports this module)
-
-    x, w_ih, b, h0, c0, w_hh = inputs
-    out, finals = plain_recurrence("LSTM", F.linear(x, w_ih, b), (h0, c0), w_hh, None, None, mask, reverse)
-    wrt = [t for t in inputs if t is not None]
-    needed = [t for t in wrt if t.requires_grad]
-    found = iter(torch.autograd.grad((out, *finals), needed, grads, create_graph=True, allow_unused=True))
-    result = [None if t is None or not t.requires_grad else next(found) for t in inputs]
-    return (*result, None, None)
+def _unrolled(step, xp: Tensor, states: tuple, weights: tuple, mask, reverse: bool) -> tuple:
+    output, finals = unroll(step, xp, states, weights, mask=mask, reverse=reverse)
+    return (output, *finals)
 
 
 class _RNNRecurrence(torch.autograd.Function):
@@ -149,8 +136,12 @@ class _RNNRecurrence(torch.autograd.Function):
     def backward(ctx, d_out, d_hn):
         raw, hprev, w_hh, mask, xp, h0 = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
-            mode = "RNN_RELU" if ctx.relu else "RNN_TANH"
-            return _autograd_backward(mode, (xp, h0), (w_hh, None), mask, ctx.reverse, (d_out, d_hn))
+            step = partial(rnn_step, nonlinearity="relu" if ctx.relu else "tanh")
+
+            def plain(xp, h0, w_hh):
+                return _unrolled(step, xp, (h0,), (w_hh, None, None), mask, ctx.reverse)
+
+            return (*_autograd_backward(plain, (xp, h0, w_hh), (d_out, d_hn)), None, None, None)
         d_out = d_out.contiguous()
         deriv = (raw > 0).to(raw.dtype) if ctx.relu else 1 - raw * raw  # φ'(a_t), (T, N, H)
         delta = torch.empty_like(raw)  # ∂L/∂a_t
@@ -222,7 +213,13 @@ class _LSTMRecurrence(torch.autograd.Function):
     def backward(ctx, d_out, d_hn, d_cn):
         acts, tanh_c, cprev, rows, w_ih, w_hh, mask, x, b, h0, c0 = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
-            return _autograd_backward_lstm((x, w_ih, b, h0, c0, w_hh), mask, ctx.reverse, (d_out, d_hn, d_cn))
+
+            def plain(x, w_ih, b, h0, c0, w_hh):
+                xp = F.linear(x, w_ih, b)  # (T, N, 4H)
+                return _unrolled(lstm_step, xp, (h0, c0), (w_hh, None, None), mask, ctx.reverse)
+
+            inputs = (x, w_ih, b, h0, c0, w_hh)
+            return (*_autograd_backward(plain, inputs, (d_out, d_hn, d_cn)), None, None)
         T, N, G = acts.shape
         H = G // 4
         # The factors that do not depend on the carried gradients: with σ' = σ(1 - σ) and tanh' = 1 - tanh²,
@@ -309,7 +306,11 @@ class _GRURecurrence(torch.autograd.Function):
     def backward(ctx, d_out, d_hn):
         rz, cand, hp, hprev, w_hh, mask, xp, h0, b_hh = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
-            return _autograd_backward("GRU", (xp, h0), (w_hh, b_hh), mask, ctx.reverse, (d_out, d_hn))
+
+            def plain(xp, h0, w_hh, b_hh):
+                return _unrolled(gru_step, xp, (h0,), (w_hh, b_hh, None), mask, ctx.reverse)
+
+            return (*_autograd_backward(plain, (xp, h0, w_hh, b_hh), (d_out, d_hn)), None, None)
         T, N, H = cand.shape
         d_out = d_out.contiguous()
         z = rz[..., H:]

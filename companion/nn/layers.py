@@ -16,19 +16,19 @@ return the same structures. A layer is the composition of three parts:
 from __future__ import annotations
 
 import contextlib
-import numbers
 import warnings
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from companion._validate import check_flag, check_probability, check_size, one_of, validate
 from companion.nn import packing
 from companion.nn._common import (
     NONLINEARITIES,
-    check_flag,
+    TORCH_ERRORS,
     check_forget_bias,
-    check_layer_size,
     check_tensor,
     compute_dtype,
     gate_parameters,
@@ -36,12 +36,45 @@ from companion.nn._common import (
     reset_uniform,
     shift_forget_gate,
 )
-from companion.nn.errors import DTypeError, ShapeError
+from companion.nn._docs import fill
+from companion.nn.errors import ArgumentError, DTypeError, ShapeError
+from companion.nn.kinds import KINDS
 from companion.nn.recurrence import run_direction
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
-_CHUNKS = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+#: Every layer's arguments and their checks (:func:`companion._validate.validate`), in this order.
+ARGUMENTS = {
+    "dropout": check_probability,
+    "bias": check_flag,
+    "batch_first": check_flag,
+    "bidirectional": check_flag,
+    "input_size": partial(check_size, integral=False),
+    "hidden_size": partial(check_size, integral=False),
+    "num_layers": check_size,
+}
+
+
+def check_proj_size(where: str, proj_size, hidden_size: int) -> int:
+    """The LSTM's ``proj_size``: an int, 0 (no projection) or below ``hidden_size``."""
+    message = f"{where}: expected proj_size to be an int >= 0 (0: no projection), got {proj_size!r}"
+    if isinstance(proj_size, bool) or not isinstance(proj_size, int):
+        raise DTypeError(message)
+    if proj_size < 0:
+        raise ArgumentError(message)
+    if proj_size >= hidden_size:
+        raise ArgumentError(f"{where}: expected proj_size < hidden_size = {hidden_size}, got {proj_size}")
+    return proj_size
+
+
+def check_no_extra_arguments(where: str, kwargs: dict) -> None:
+    """torch.nn's RNN and GRU refuse ``proj_size`` with a ValueError, and any other extra keyword."""
+    if "proj_size" in kwargs:
+        raise ArgumentError(
+            f"{where}: proj_size is only supported by LSTM, got proj_size={kwargs['proj_size']!r}"
+        )
+    if kwargs:
+        raise TypeError(f"{where}: unexpected keyword argument {next(iter(kwargs))!r}")
 
 
 class _Layer(nn.Module):
@@ -51,65 +84,42 @@ class _Layer(nn.Module):
     #: a module (or the class) for the step-by-step path, e.g. for double backward or ``torch.func``.
     use_fused: bool = True
 
-    def __init__(
-        self,
-        mode,
-        input_size,
-        hidden_size,
-        num_layers,
-        bias,
-        batch_first,
-        dropout,
-        bidirectional,
-        proj_size,
-        factory,
-    ) -> None:
+    def __init__(self, mode: str, factory: dict, *, proj_size: int = 0, **arguments) -> None:
         super().__init__()
         where = type(self).__name__
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1:
-            raise ShapeError(f"{where}: expected dropout to be a number in [0, 1], got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
+        checked = validate(where, ARGUMENTS, arguments, **TORCH_ERRORS)
+        if checked["dropout"] > 0 and checked["num_layers"] == 1:
             warnings.warn(
                 f"{where}: dropout is applied between stacked layers (not after the last one), so "
-                f"dropout={dropout} does nothing with num_layers=1",
+                f"dropout={arguments['dropout']} does nothing with num_layers=1",
                 UserWarning,
                 stacklevel=3,
             )
-        for name, flag in [("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)]:
-            check_flag(where, name, flag)
-        input_size = check_layer_size(where, "input_size", input_size)
-        hidden_size = check_layer_size(where, "hidden_size", hidden_size)
-        num_layers = check_layer_size(where, "num_layers", num_layers, integral=True)
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
-            raise ShapeError(
-                f"{where}: expected proj_size to be an int >= 0 (0: no projection), got {proj_size!r}"
-            )
-        if proj_size >= hidden_size:
-            raise ShapeError(f"{where}: expected proj_size < hidden_size = {hidden_size}, got {proj_size}")
-        self.mode, self.input_size, self.hidden_size, self.num_layers = (
-            mode,
-            input_size,
-            hidden_size,
-            num_layers,
-        )
-        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional, self.proj_size = bidirectional, proj_size
+        self.proj_size = check_proj_size(where, proj_size, checked["hidden_size"])
+        self.mode, self.input_size, self.hidden_size = mode, checked["input_size"], checked["hidden_size"]
+        self.num_layers, self.bias, self.dropout = checked["num_layers"], checked["bias"], checked["dropout"]
+        self.batch_first, self.bidirectional = checked["batch_first"], checked["bidirectional"]
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
-        state_size = proj_size or hidden_size
-        for layer in range(num_layers):
+        for layer in range(self.num_layers):
             for suffix in ("", "_reverse")[: self._directions]:
-                layer_input = input_size if layer == 0 else state_size * self._directions
-                params = gate_parameters(_CHUNKS[mode], layer_input, hidden_size, bias, factory, state_size)
-                names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
-                if proj_size:
-                    params.append(nn.Parameter(torch.empty((proj_size, hidden_size), **factory)))
-                    names.append("weight_hr")
-                names = [f"{n}_l{layer}{suffix}" for n, p in zip(names, params, strict=True) if p is not None]
-                for name, param in zip(names, [p for p in params if p is not None], strict=True):
-                    self.register_parameter(name, param)
-                self._flat_weights_names.extend(names)
-                self._all_weights.append(names)
+                self._register_weights(f"_l{layer}{suffix}", layer, factory)
+
+    def _register_weights(self, suffix: str, layer: int, factory: dict) -> None:
+        """torch's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (``weight_hr``) + ``suffix``."""
+        state_size = self.proj_size or self.hidden_size
+        layer_input = self.input_size if layer == 0 else state_size * self._directions
+        gates = KINDS[self.mode].gates
+        params = gate_parameters(gates, layer_input, self.hidden_size, self.bias, factory, state_size)
+        names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+        if self.proj_size:
+            params.append(nn.Parameter(torch.empty((self.proj_size, self.hidden_size), **factory)))
+            names.append("weight_hr")
+        names = [name + suffix for name, param in zip(names, params, strict=True) if param is not None]
+        for name, param in zip(names, [p for p in params if p is not None], strict=True):
+            self.register_parameter(name, param)
+        self._flat_weights_names.extend(names)
+        self._all_weights.append(names)
 
     @property
     def _directions(self) -> int:
@@ -182,9 +192,9 @@ class _Layer(nn.Module):
                         x,
                         tuple(s[k] for s in states),
                         self._params(k, dtype),
-                        batch.mask,
-                        direction == 1,
-                        self.use_fused,
+                        mask=batch.mask,
+                        reverse=direction == 1,
+                        use_fused=self.use_fused,
                     )
                     outputs.append(output)
                     for kept, state in zip(finals, last, strict=True):
@@ -238,47 +248,20 @@ class _OneStateLayer(_Layer):
         return output, h_n
 
 
-def _only_lstm_projects(where: str, kwargs: dict) -> None:
-    """torch.nn's RNN and GRU refuse ``proj_size`` with a ValueError, and any other extra keyword."""
-    if "proj_size" in kwargs:
-        raise ShapeError(
-            f"{where}: proj_size is only supported by LSTM, got proj_size={kwargs['proj_size']!r}"
-        )
-    if kwargs:
-        raise DTypeError(f"{where}: unexpected keyword argument {next(iter(kwargs))!r}")
-
-
+@fill
 class RNN(_OneStateLayer):
     """Elman RNN, a drop-in replacement for ``torch.nn.RNN``.
 
     Parameters
     ----------
-    input_size : int
-        Number of input features D.
-    hidden_size : int
-        Number of hidden units H.
-    num_layers : int, default 1
-        Number of stacked layers L; layer l+1 reads the outputs of layer l.
+    %(sizes)s
+    %(num_layers)s
     nonlinearity : {"tanh", "relu"}, default "tanh"
-    bias : bool, default True
-        If False, no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
-    batch_first : bool, default False
-        If True, ``input`` and ``output`` are (N, T, ·); states are (L·dirs, N, H) either way.
-    dropout : float, default 0.0
-        Dropout probability on the outputs of every layer but the last, in training mode only.
-    bidirectional : bool, default False
-        If True, every layer also reads the sequence backwards; outputs are the two directions
-        concatenated, (·, 2H).
-    device, dtype : optional
-        Where and in which floating type the parameters are created.
+    %(layer_flags)s
+    %(factory)s
 
-    Raises
-    ------
-    ShapeError
-        (a ``ValueError`` and ``RuntimeError``) if a size is not positive, ``nonlinearity`` is unknown
-        or ``dropout`` is outside [0, 1].
-    DTypeError
-        (a ``TypeError``, ``ValueError`` and ``RuntimeError``) if a size is not an int or a flag not a bool.
+    %(layer_raises)s, or ``nonlinearity`` is unknown.
+    %(layer_types)s
 
     Notes
     -----
@@ -312,13 +295,18 @@ class RNN(_OneStateLayer):
         dtype=None,
         **kwargs,
     ) -> None:
-        _only_lstm_projects("RNN", kwargs)
-        if nonlinearity not in NONLINEARITIES:
-            raise ShapeError(f"RNN: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}")
-        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        factory = {"device": device, "dtype": dtype}
+        check_no_extra_arguments("RNN", kwargs)
+        nonlinearity = one_of(*NONLINEARITIES)("RNN", "nonlinearity", nonlinearity, **TORCH_ERRORS)
         super().__init__(
-            mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, factory
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
+            {"device": device, "dtype": dtype},
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
         )
         self.nonlinearity = nonlinearity
         self.reset_parameters()
@@ -326,6 +314,7 @@ class RNN(_OneStateLayer):
     forward = _OneStateLayer.forward  # named here too, so the API reference lists it under RNN
 
 
+@fill
 class LSTM(_Layer):
     """Long short-term memory, a drop-in replacement for ``torch.nn.LSTM``.
 
@@ -335,32 +324,19 @@ class LSTM(_Layer):
         Number of input features D.
     hidden_size : int
         Number of hidden units H (the size of the cell state).
-    num_layers : int, default 1
-        Number of stacked layers L; layer l+1 reads the outputs of layer l.
-    bias : bool, default True
-        If False, no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
-    batch_first : bool, default False
-        If True, ``input`` and ``output`` are (N, T, ·); states are (L·dirs, N, ·) either way.
-    dropout : float, default 0.0
-        Dropout probability on the outputs of every layer but the last, in training mode only.
-    bidirectional : bool, default False
-        If True, every layer also reads the sequence backwards; outputs are the two directions
-        concatenated.
+    %(num_layers)s
+    %(layer_flags)s
     proj_size : int, default 0
         If > 0, the hidden state is projected to P = ``proj_size`` features by ``weight_hr_l{k}``
         (P, H): h is (·, P), c stays (·, H) (Sak et al. 2014). Runs the step-by-step path.
-    device, dtype : optional
-        Where and in which floating type the parameters are created.
+    %(factory)s
     forget_bias : float, default 0.0
         Keyword only: added to the forget-gate block of every ``bias_ih_l{k}`` after the uniform draw.
         1.0 is the recommendation of Gers et al. (2000) and Jozefowicz et al. (2015); 0.0 reproduces torch.
 
-    Raises
-    ------
-    ShapeError
-        If a size is not positive, ``proj_size >= hidden_size`` or ``dropout`` is outside [0, 1].
-    DTypeError
-        If a size is not an int or a flag not a bool.
+    %(layer_raises)s, ``proj_size`` is negative or not below ``hidden_size``, or ``forget_bias`` is
+        non-zero with ``bias=False``.
+    %(layer_types)s
 
     Notes
     -----
@@ -395,20 +371,19 @@ class LSTM(_Layer):
         *,
         forget_bias: float = 0.0,
     ) -> None:
-        factory = {"device": device, "dtype": dtype}
         super().__init__(
             "LSTM",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            proj_size,
-            factory,
+            {"device": device, "dtype": dtype},
+            proj_size=proj_size,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
         )
-        self.forget_bias = check_forget_bias("LSTM", forget_bias, bias)
+        self.forget_bias = check_forget_bias("LSTM", forget_bias, self.bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -449,35 +424,19 @@ class LSTM(_Layer):
         return output, (h_n, c_n)
 
 
+@fill
 class GRU(_OneStateLayer):
     """Gated recurrent unit, a drop-in replacement for ``torch.nn.GRU``.
 
     Parameters
     ----------
-    input_size : int
-        Number of input features D.
-    hidden_size : int
-        Number of hidden units H.
-    num_layers : int, default 1
-        Number of stacked layers L; layer l+1 reads the outputs of layer l.
-    bias : bool, default True
-        If False, no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
-    batch_first : bool, default False
-        If True, ``input`` and ``output`` are (N, T, ·); states are (L·dirs, N, H) either way.
-    dropout : float, default 0.0
-        Dropout probability on the outputs of every layer but the last, in training mode only.
-    bidirectional : bool, default False
-        If True, every layer also reads the sequence backwards; outputs are the two directions
-        concatenated, (·, 2H).
-    device, dtype : optional
-        Where and in which floating type the parameters are created.
+    %(sizes)s
+    %(num_layers)s
+    %(layer_flags)s
+    %(factory)s
 
-    Raises
-    ------
-    ShapeError
-        If a size is not positive or ``dropout`` is outside [0, 1].
-    DTypeError
-        If a size is not an int or a flag not a bool.
+    %(layer_raises)s.
+    %(layer_types)s
 
     Notes
     -----
@@ -510,10 +469,17 @@ class GRU(_OneStateLayer):
         dtype=None,
         **kwargs,
     ) -> None:
-        _only_lstm_projects("GRU", kwargs)
-        factory = {"device": device, "dtype": dtype}
+        check_no_extra_arguments("GRU", kwargs)
         super().__init__(
-            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, factory
+            "GRU",
+            {"device": device, "dtype": dtype},
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
         )
         self.reset_parameters()
 

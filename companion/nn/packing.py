@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from companion._validate import check_lengths
 from companion.nn.errors import DTypeError, ShapeError
 
 __all__ = ["Batch", "as_time_first", "restore"]
@@ -50,34 +51,11 @@ class Batch(NamedTuple):
     batched: bool
 
 
-def _check_lengths(where: str, lengths, N: int, T: int) -> Tensor:
-    """``lengths`` as an int64 CPU tensor of shape (N,), every value in [1, T]."""
-    if isinstance(lengths, Tensor):
-        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-            raise DTypeError(f"{where}: expected integer lengths, got a tensor of dtype {lengths.dtype}")
-        lengths = lengths.detach().to("cpu", torch.int64)
-    else:
-        try:
-            lengths = torch.as_tensor(lengths)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise DTypeError(
-                f"{where}: expected lengths to be a sequence of ints, got {lengths!r}"
-            ) from error
-        if lengths.is_floating_point() or lengths.dtype == torch.bool:
-            raise DTypeError(f"{where}: expected integer lengths, got values of dtype {lengths.dtype}")
-        lengths = lengths.to(torch.int64)
-    if tuple(lengths.shape) != (N,):
-        raise ShapeError(
-            f"{where}: expected lengths of shape ({N},) (one per sequence), got {tuple(lengths.shape)}"
-        )
-    if N and int(lengths.min()) < 1:
-        raise ShapeError(f"{where}: expected every length >= 1, got {lengths.tolist()}")
-    if N and int(lengths.max()) > T:
-        raise ShapeError(
-            f"{where}: expected every length <= {T} (the padded time axis), "
-            f"got max length {int(lengths.max())}"
-        )
-    return lengths
+def lengths_tensor(where: str, lengths, N: int | None, T: int | None) -> Tensor:
+    """``lengths`` checked by :func:`companion._validate.check_lengths`, as an int64 CPU tensor (N,)."""
+    return torch.from_numpy(
+        check_lengths(where, lengths, N, T, shape_error=ShapeError, type_error=DTypeError)
+    )
 
 
 def _mask(lengths: Tensor, T: int, device) -> Tensor:
@@ -130,7 +108,7 @@ def as_time_first(where: str, input, input_size: int, batch_first: bool, lengths
         x = input.transpose(0, 1) if batch_first else input  # (T, N, D)
         if lengths is None:
             return Batch(x, None, None, None, True)
-        lens = _check_lengths(where, lengths, x.shape[1], x.shape[0])
+        lens = lengths_tensor(where, lengths, x.shape[1], x.shape[0])
         return Batch(x, _mask(lens, x.shape[0], x.device), lens, None, True)
     if len(shape) == 2 and shape[-1] == D and shape[0] > 0:
         if lengths is not None:

@@ -1,11 +1,12 @@
 """One direction of one recurrent layer over a whole sequence: the plain path and the fast path.
 
-:func:`run_direction` projects the inputs of all steps with one matrix product and then runs the
-recurrence, either
+:func:`run_direction` runs the recurrence of one kind of :data:`companion.nn.kinds.KINDS`, either
 
-- **plain** (:func:`plain_recurrence`): a loop over time calling the step functions of
-  :mod:`companion.nn.cells`, the equations as written in chapters 2, 5 and 6, differentiated by autograd;
-- **fast** (:mod:`companion.nn.fused`): the same function with a hand-written BPTT backward pass.
+- **plain** (:func:`companion.nn.unroll.unroll`): one matrix product projects the inputs of all steps,
+  then a loop over time calls the kind's step function of :mod:`companion.nn.cells`, the equations as
+  written in chapters 2, 5 and 6, differentiated by autograd;
+- **fast** (the kind's function of :mod:`companion.nn.fused`): the same values with a hand-written
+  BPTT backward pass.
 
 Both take a mask of valid steps (chapter 7): outside them a sequence's state is frozen and its output
 is zero. The LSTM with a projection (``proj_size > 0``) always runs the plain path.
@@ -13,12 +14,11 @@ is zero. The LSTM with a projection (``proj_size > 0``) always runs the plain pa
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from companion.nn import fused
-from companion.nn.cells import gru_step, lstm_step, rnn_step
+from companion.nn.kinds import KINDS
+from companion.nn.unroll import unroll
 
 __all__ = ["run_direction", "plain_recurrence"]
 
@@ -33,7 +33,7 @@ def plain_recurrence(
     mask: Tensor | None,
     reverse: bool,
 ):
-    """The recurrence step by step, as the chapters write it.
+    """The recurrence of the kind ``mode`` step by step, as the chapters write it.
 
     Parameters
     ----------
@@ -56,24 +56,7 @@ def plain_recurrence(
     finals : tuple of Tensor
         The states after each sequence's last valid step, like ``states``.
     """
-    T = xp.shape[0]
-    outputs: list[Tensor | None] = [None] * T
-    xs = xp.unbind(0)  # T x (N, G·H); unbind, not xp[t]: a much cheaper backward
-    for t in range(T - 1, -1, -1) if reverse else range(T):
-        if mode == "LSTM":
-            new = lstm_step(xs[t], states[0], states[1], w_hh, None)
-            if w_hr is not None:
-                new = (F.linear(new[0], w_hr), new[1])  # h_t = W_hr (o ⊙ tanh c_t), (N, P)
-        elif mode == "GRU":
-            new = (gru_step(xs[t], states[0], w_hh, b_hh),)
-        else:
-            new = (rnn_step(xs[t], states[0], w_hh, None, "relu" if mode == "RNN_RELU" else "tanh"),)
-        if mask is None:
-            states, outputs[t] = new, new[0]
-        else:
-            states = tuple(torch.where(mask[t], n, s) for n, s in zip(new, states, strict=True))
-            outputs[t] = new[0] * mask[t]  # zero at padded steps
-    return torch.stack(outputs), states  # (T, N, H)
+    return unroll(KINDS[mode].step, xp, states, (w_hh, b_hh, w_hr), mask=mask, reverse=reverse)
 
 
 def run_direction(
@@ -104,20 +87,11 @@ def run_direction(
     output : Tensor of shape (T, N, H)
     finals : tuple of Tensor
     """
+    kind = KINDS[mode]
     w_ih, w_hh, b_ih, b_hh, w_hr = params
-    # b_hh joins the input projection (it is added at every step) except in the GRU, whose reset gate
-    # scales W_hn h + b_hn. (x made contiguous first, e.g. after batch_first's transpose.)
-    x = x.contiguous()
-    b_in = b_ih if mode == "GRU" or b_hh is None else b_ih + b_hh
-    if use_fused and mode == "LSTM" and w_hr is None:  # the LSTM's fast path projects the inputs itself
-        output, h, c = fused.lstm_recurrence(x, w_ih, b_in, states[0], states[1], w_hh, mask, reverse)
-        return output, (h, c)
+    x = x.contiguous()  # e.g. after batch_first's transpose
+    if use_fused and w_hr is None:
+        return kind.fused(x, states, (w_ih, w_hh, b_ih, b_hh), mask=mask, reverse=reverse)
+    b_in, b_step = kind.biases(b_ih, b_hh)
     xp = F.linear(x, w_ih, b_in)  # every step's input projection in one product, (T, N, G·H)
-    b_rec = b_hh if mode == "GRU" else None
-    if not use_fused or w_hr is not None:
-        return plain_recurrence(mode, xp, states, w_hh, b_rec, w_hr, mask, reverse)
-    if mode == "GRU":
-        output, h = fused.gru_recurrence(xp, states[0], w_hh, b_hh, mask, reverse)
-    else:
-        output, h = fused.rnn_recurrence(xp, states[0], w_hh, mask, reverse, mode == "RNN_RELU")
-    return output, (h,)
+    return unroll(kind.step, xp, states, (w_hh, b_step, w_hr), mask=mask, reverse=reverse)

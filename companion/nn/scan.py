@@ -232,7 +232,16 @@ class _MinRNN(nn.Module):
 
     _gates = 2
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, mode: str, device, dtype) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        mode: str = "scan",
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         where = type(self).__name__
         self.input_size = check_layer_size(where, "input_size", input_size)
@@ -344,18 +353,6 @@ class MinGRU(_MinRNN):
     (torch.Size([2, 5, 4]), torch.Size([1, 2, 4]))
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        *,
-        mode: str = "scan",
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, mode, device, dtype)
-
     def _coefficients(self, k: Tensor) -> tuple[Tensor, Tensor]:
         k_z, candidate = k.chunk(2, dim=-1)  # each (N, T, H)
         return -F.softplus(k_z), torch.sigmoid(k_z) * candidate  # log(1 - z), z ⊙ h̃
@@ -386,18 +383,6 @@ class MinLSTM(_MinRNN):
     """
 
     _gates = 3
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        *,
-        mode: str = "scan",
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, mode, device, dtype)
 
     def _coefficients(self, k: Tensor) -> tuple[Tensor, Tensor]:
         k_f, k_i, candidate = k.chunk(3, dim=-1)  # each (N, T, H)

@@ -39,6 +39,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from companion.nn._common import check_layer_size
 from companion.nn.errors import DTypeError, ShapeError
 
 __all__ = ["Hypotheses", "greedy_search", "beam_search"]
@@ -71,14 +72,14 @@ class Hypotheses(NamedTuple):
     weights: Tensor | None
 
 
-def _check(where: str, batch_size, max_len, alpha, beam_size=1) -> None:
+def check_options(where: str, batch_size, max_len, alpha, beam_size=1) -> None:
+    """The sizes of a search positive ints, ``alpha`` a number >= 0 (``where`` names the caller)."""
     for name, value in [("batch_size", batch_size), ("max_len", max_len), ("beam_size", beam_size)]:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise DTypeError(f"{where}: expected {name} to be an int, got {type(value).__name__}")
-        if value < 1:
-            raise ShapeError(f"{where}: expected {name} >= 1, got {value}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0:
-        raise ShapeError(f"{where}: expected alpha to be a number >= 0, got {alpha!r}")
+        check_layer_size(where, name, value)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise DTypeError(f"{where}: expected alpha to be a number, got {type(alpha).__name__}")
+    if alpha < 0:
+        raise ValueError(f"{where}: expected alpha >= 0, got {alpha!r}")
 
 
 def _select(state, rows: Tensor):
@@ -131,12 +132,14 @@ def greedy_search(
     Raises
     ------
     ShapeError
-        If a size is not positive, ``alpha`` is negative or ``step`` returns the wrong shape.
+        If ``step`` returns log-probabilities of the wrong shape.
+    ValueError
+        If a size is not positive or ``alpha`` is negative.
     DTypeError
-        If a size is not an int.
+        If a size is not an int or ``alpha`` not a number.
     """
     where = "greedy_search"
-    _check(where, batch_size, max_len, alpha)
+    check_options(where, batch_size, max_len, alpha)
     N = batch_size
     tokens = torch.full((N,), sos, dtype=torch.int64)
     done = torch.zeros(N, dtype=torch.bool)
@@ -203,12 +206,9 @@ def beam_search(
     Hypotheses
         Shapes (N, k, T), (N, k), (N, k), (N, k), (N, k, T, Ts); best score first.
 
-    Raises
-    ------
-    ShapeError
-        If a size is not positive, ``alpha`` is negative or ``step`` returns the wrong shape.
-    DTypeError
-        If a size is not an int.
+    Notes
+    -----
+    Bad arguments raise the errors of :func:`greedy_search` (a ``beam_size`` below 1 a ``ValueError``).
 
     Examples
     --------
@@ -225,7 +225,7 @@ def beam_search(
              [3, 3, 3]]]), tensor([[0.4000, 0.2160]]))
     """
     where = "beam_search"
-    _check(where, batch_size, max_len, alpha, beam_size)
+    check_options(where, batch_size, max_len, alpha, beam_size)
     N, k = batch_size, beam_size
     state = _select(state, torch.arange(N).repeat_interleave(k))  # each (N·k, ...)
     tokens = torch.full((N * k,), sos, dtype=torch.int64)

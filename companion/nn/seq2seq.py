@@ -38,9 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from companion._validate import check_lengths
 from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.layers import GRU, LSTM
-from companion.nn.search import Hypotheses, beam_search, greedy_search
+from companion.nn.search import Hypotheses, beam_search, check_options, greedy_search
 
 __all__ = ["Memory", "Encoder", "Decoder", "Seq2Seq"]
 
@@ -325,12 +326,14 @@ class Seq2Seq(nn.Module):
 
     def encode(self, src: Tensor, src_lengths: Tensor):
         """Run the encoder: the decoder's :class:`Memory` and its initial state."""
+        _check_tokens("Seq2Seq", "src", src)
+        (N, Ts), L = src.shape, self.encoder.rnn.num_layers
+        lengths = check_lengths("Seq2Seq", src_lengths, N, Ts, shape_error=ShapeError, type_error=DTypeError)
+        lengths = torch.from_numpy(lengths).to(src.device)  # (N,)
+        mask = torch.arange(Ts, device=src.device) < lengths.unsqueeze(1)  # (N, Ts)
         outputs, h_n = self.encoder(src, src_lengths)
         h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # (L·dirs, N, H)
-        L, N = self.encoder.rnn.num_layers, src.shape[0]
         final = h_n.view(L, -1, N, h_n.shape[-1]).permute(0, 2, 1, 3).reshape(L, N, -1)  # (L, N, dirs·H)
-        lengths = torch.as_tensor(src_lengths, device=src.device)
-        mask = torch.arange(src.shape[1], device=src.device) < lengths.unsqueeze(1)  # (N, Ts)
         return Memory(outputs, mask, final[-1]), self.decoder.init_state(final)
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor):
@@ -365,7 +368,6 @@ class Seq2Seq(nn.Module):
         state : tuple of Tensor
             Batch first: the decoder state (N, L, H) (two for an LSTM), then the :class:`Memory`.
         """
-        _check_tokens("Seq2Seq", "src", src)
         memory, state = self.encode(src, src_lengths)
         lstm = isinstance(state, tuple)
         rows = [s.transpose(0, 1) for s in (state if lstm else (state,))]  # each (N, L, H)
@@ -380,6 +382,13 @@ class Seq2Seq(nn.Module):
             return F.log_softmax(logits, dim=-1), (*new, outputs, mask, summary), weights
 
         return step, (*rows, *memory)
+
+    def _search(self, search, src: Tensor, src_lengths: Tensor, **options) -> Hypotheses:
+        """Run ``search`` (greedy or beam) on the step function of the encoded sources."""
+        _check_tokens("Seq2Seq", "src", src)
+        check_options("Seq2Seq", src.shape[0], **options)
+        step, state = self.step_function(src, src_lengths)
+        return search(step, state, src.shape[0], sos=self.sos, eos=self.eos, pad=self.pad, **options)
 
     @torch.no_grad()
     def greedy_decode(
@@ -402,9 +411,7 @@ class Seq2Seq(nn.Module):
             Tokens (N, T), lengths, scores and log-probabilities (N,), attention weights (N, T, Ts) or
             None; see :func:`~companion.nn.search.greedy_search`.
         """
-        step, state = self.step_function(src, src_lengths)
-        tokens = dict(sos=self.sos, eos=self.eos, pad=self.pad)
-        return greedy_search(step, state, src.shape[0], max_len=max_len, alpha=alpha, **tokens)
+        return self._search(greedy_search, src, src_lengths, max_len=max_len, alpha=alpha)
 
     @torch.no_grad()
     def beam_decode(
@@ -412,25 +419,9 @@ class Seq2Seq(nn.Module):
     ) -> Hypotheses:
         """Beam search for all N examples at once, without gradients (call ``eval()`` first).
 
-        Parameters
-        ----------
-        src : Tensor of int64 of shape (N, Ts)
-        src_lengths : Tensor of int of shape (N,)
-        beam_size : int
-            k, hypotheses kept and returned per example.
-        max_len : int
-            Most tokens generated per example, the end token included.
-        alpha : float, default 0.0
-            Length normalisation exponent of the scores.
-
-        Returns
-        -------
-        Hypotheses
-            Tokens (N, k, T), lengths, scores and log-probabilities (N, k), best first, attention
-            weights (N, k, T, Ts) or None; see :func:`~companion.nn.search.beam_search`.
+        The arguments are those of :meth:`greedy_decode` and ``beam_size``, k, the number of hypotheses
+        kept and returned per example. Returns :class:`~companion.nn.search.Hypotheses` with tokens
+        (N, k, T), lengths, scores and log-probabilities (N, k), best first, and attention weights
+        (N, k, T, Ts) or None; see :func:`~companion.nn.search.beam_search`.
         """
-        step, state = self.step_function(src, src_lengths)
-        tokens = dict(sos=self.sos, eos=self.eos, pad=self.pad)
-        return beam_search(
-            step, state, src.shape[0], beam_size=beam_size, max_len=max_len, alpha=alpha, **tokens
-        )
+        return self._search(beam_search, src, src_lengths, beam_size=beam_size, max_len=max_len, alpha=alpha)

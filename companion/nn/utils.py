@@ -18,8 +18,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from companion._validate import check_size
+from companion.nn._common import TORCH_ERRORS
 from companion.nn.errors import DTypeError, ShapeError
-from companion.nn.packing import _check_lengths
+from companion.nn.packing import lengths_tensor
 
 __all__ = ["lengths_to_mask", "last_valid", "masked_mean"]
 
@@ -27,18 +29,8 @@ __all__ = ["lengths_to_mask", "last_valid", "masked_mean"]
 def _lengths(where: str, lengths, T: int | None):
     """``(lengths as an int64 CPU tensor (N,), T, device of the given lengths)``; T = max(lengths) if None."""
     device = lengths.device if isinstance(lengths, Tensor) else torch.device("cpu")
-    if not isinstance(lengths, Tensor):
-        try:
-            lengths = torch.as_tensor(lengths)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise DTypeError(
-                f"{where}: expected lengths to be a sequence of ints, got {lengths!r}"
-            ) from error
-    if lengths.dim() != 1:
-        raise ShapeError(f"{where}: expected lengths of shape (N,), got {tuple(lengths.shape)}")
-    if T is None:
-        T = int(lengths.max()) if len(lengths) and not lengths.is_floating_point() else 0
-    return _check_lengths(where, lengths, len(lengths), T), T, device
+    lengths = lengths_tensor(where, lengths, None, T)
+    return lengths, (int(lengths.max()) if len(lengths) else 0) if T is None else T, device
 
 
 def _output(where: str, output, lengths, batch_first: bool):
@@ -79,8 +71,9 @@ def lengths_to_mask(lengths, max_len: int | None = None, *, batch_first: bool = 
     Raises
     ------
     ShapeError
-        (a ``ValueError``) If ``lengths`` is not 1-D, a length is below 1 or above ``max_len``, or
-        ``max_len`` is negative.
+        (a ``ValueError``) If ``lengths`` is not 1-D, or a length is below 1 or above ``max_len``.
+    ArgumentError
+        (a ``ValueError``) If ``max_len`` is negative.
     DTypeError
         (a ``TypeError``) If ``lengths`` does not hold integers or ``max_len`` is not an int.
 
@@ -96,10 +89,7 @@ def lengths_to_mask(lengths, max_len: int | None = None, *, batch_first: bool = 
     """
     where = "lengths_to_mask"
     if max_len is not None:
-        if isinstance(max_len, bool) or not isinstance(max_len, int):
-            raise DTypeError(f"{where}: expected max_len to be an int, got {type(max_len).__name__}")
-        if max_len < 0:
-            raise ShapeError(f"{where}: expected max_len >= 0, got {max_len}")
+        max_len = check_size(where, "max_len", max_len, zero=True, integral=False, **TORCH_ERRORS)
     lengths, T, device = _lengths(where, lengths, max_len)
     mask = torch.arange(T, device=device) < lengths.to(device).unsqueeze(1)  # (N, T)
     return mask if batch_first else mask.T

@@ -78,6 +78,22 @@ def _cell_box(ax, x0, y0, x1, y1):
     )
 
 
+def _gated_cell(ax, box, top, end, state, highlight):
+    """The axes of a gated cell, its box, and the carried state along its top, from x = -0.2 to ``end``.
+
+    ``state`` is (label on the left, label on the right, name above the path).
+    """
+    ax = _new_axes(ax, (6.5, 4.2))
+    _cell_box(ax, *box)
+    before, after, name = state
+    colour, lw = (HIGHLIGHT, 3.2) if highlight else (_LINE, 1.4)
+    _line(ax, [(-0.2, top), (end, top)], colour=colour, lw=lw, arrow=True, zorder=2)
+    _label(ax, -0.3, top, before, ha="right")
+    _label(ax, end + 0.1, top, after, ha="left")
+    _label(ax, 5.0, top + 0.35, name, colour=colour, fontsize=9)
+    return ax
+
+
 def _finish(ax, xlim, ylim, title):
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
@@ -137,25 +153,21 @@ def plot_lstm_cell(ax=None, highlight: bool = True):
     ----------
     ax : matplotlib Axes, optional
     highlight : bool, default True
-        Draw the cell-state path thick and in :data:`~companion.plots.cells.HIGHLIGHT`.
+        Draw the cell-state path :math:`c_{t-1} \\to c_t` thick and in
+        :data:`~companion.plots.cells.HIGHLIGHT`.
 
     Returns
     -------
     matplotlib Axes
+        The cell state along the top, the four gate layers in a row below it.
 
     Examples
     --------
-    >>> ax = plot_lstm_cell()
+    >>> ax = plot_lstm_cell(highlight=False)
     """
-    ax = _new_axes(ax, (6.5, 4.2))
-    colour, lw = (HIGHLIGHT, 3.2) if highlight else (_LINE, 1.4)
     top, bus, gate = 5.0, 1.3, 2.5
-    _cell_box(ax, 1.0, 0.6, 9.1, 5.5)
     # the cell state: c_{t-1} -> x f_t -> + i_t g_t -> c_t
-    _line(ax, [(-0.2, top), (10.3, top)], colour=colour, lw=lw, arrow=True, zorder=2)
-    _label(ax, -0.3, top, "$c_{t-1}$", ha="right")
-    _label(ax, 10.4, top, "$c_t$", ha="left")
-    _label(ax, 5.0, top + 0.35, "cell state", colour=colour, fontsize=9)
+    ax = _gated_cell(ax, (1.0, 0.6, 9.1, 5.5), top, 10.3, ("$c_{t-1}$", "$c_t$", "cell state"), highlight)
     # h_{t-1} and x_t join on one bus that feeds the four gates
     _line(ax, [(-0.2, bus), (6.4, bus)])
     _label(ax, -0.3, bus, "$h_{t-1}$", ha="right")
@@ -207,24 +219,20 @@ def plot_gru_cell(ax=None, highlight: bool = True):
     ----------
     ax : matplotlib Axes, optional
     highlight : bool, default True
-        Draw the carried-state path thick and in :data:`~companion.plots.cells.HIGHLIGHT`.
+        Draw the carried state's path thick and in :data:`~companion.plots.cells.HIGHLIGHT`: the
+        way :math:`h_{t-1}` reaches :math:`h_t` unchanged when :math:`z_t = 1`.
 
     Returns
     -------
     matplotlib Axes
+        The carried state along the top; the two gates and the candidate layer below it.
 
     Examples
     --------
     >>> ax = plot_gru_cell()
     """
-    ax = _new_axes(ax, (6.5, 4.2))
-    colour, lw = (HIGHLIGHT, 3.2) if highlight else (_LINE, 1.4)
     top, bus, gate, cand = 5.0, 1.3, 2.3, 3.5
-    _cell_box(ax, 0.6, 0.3, 9.0, 5.5)
-    _line(ax, [(-0.2, top), (10.2, top)], colour=colour, lw=lw, arrow=True, zorder=2)
-    _label(ax, -0.3, top, "$h_{t-1}$", ha="right")
-    _label(ax, 10.3, top, "$h_t$", ha="left")
-    _label(ax, 5.0, top + 0.35, "carried state", colour=colour, fontsize=9)
+    ax = _gated_cell(ax, (0.6, 0.3, 9.0, 5.5), top, 10.2, ("$h_{t-1}$", "$h_t$", "carried state"), highlight)
     # h_{t-1} drops to the bus, x_t joins it; the bus feeds the reset and update gates
     _line(ax, [(1.0, top), (1.0, bus), (6.6, bus)])
     _line(ax, [(1.6, -0.6), (1.6, bus)])

@@ -146,6 +146,7 @@ def plot_bptt_graph(length: int = 5, k: int | None = None, ax=None):
     Returns
     -------
     matplotlib Axes
+        The graph, with a legend for the two kinds of arrow, and no axis lines.
 
     Raises
     ------

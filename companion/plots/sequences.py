@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from companion._validate import check_lengths
 from companion.plots.style import _axes
 
 __all__ = [
@@ -79,15 +80,17 @@ def plot_sequences(*series, labels=(), ax=None, xlabel="time step $t$", ylabel="
 _SEQUENCE_COLOURS = ("#cfe2f3", "#fce5cd", "#d9ead3", "#ead1dc", "#fff2cc", "#d0e0e3", "#f4cccc", "#d9d2e9")
 
 
-def _check_lengths(where: str, lengths) -> np.ndarray:
-    lengths = np.asarray(lengths)
-    if lengths.ndim != 1 or not 1 <= lengths.size <= len(_SEQUENCE_COLOURS):
+_MAX_STEPS = 20
+
+
+def _drawable_lengths(where: str, lengths) -> np.ndarray:
+    """The checked lengths of a batch small enough to draw: one colour per sequence, 1..20 steps each."""
+    lengths = check_lengths(where, lengths, None, _MAX_STEPS)
+    if not 1 <= lengths.size <= len(_SEQUENCE_COLOURS):
         raise ValueError(
-            f"{where}: expected lengths of shape (N,) with 1 <= N <= {len(_SEQUENCE_COLOURS)}, "
-            f"got shape {lengths.shape}"
+            f"{where}: expected lengths of shape (N,) with 1 <= N <= {len(_SEQUENCE_COLOURS)} (one colour "
+            f"per sequence), got shape {lengths.shape}"
         )
-    if not np.issubdtype(lengths.dtype, np.integer) or lengths.min() < 1 or lengths.max() > 20:
-        raise ValueError(f"{where}: expected integer lengths in 1..20, got {lengths.tolist()}")
     return lengths
 
 
@@ -118,17 +121,20 @@ def plot_padded_batch(lengths, ax=None):
     Returns
     -------
     matplotlib Axes
+        One row per sequence and one column per step: a cell per entry of the padded (N, T) array.
 
     Raises
     ------
+    TypeError
+        If ``lengths`` does not hold integers.
     ValueError
-        If ``lengths`` is not a short 1-d array of integers in 1..20.
+        If ``lengths`` is not a 1-d array of 1 to 8 lengths, each in 1..20.
 
     Examples
     --------
     >>> ax = plot_padded_batch([4, 2, 3])
     """
-    lengths = _check_lengths("plot_padded_batch", lengths)
+    lengths = _drawable_lengths("plot_padded_batch", lengths)
     N, T = lengths.size, int(lengths.max())
     ax = _axes(ax, (min(6.5, 1.0 + 0.6 * T), 0.8 + 0.5 * N))
     for n in range(N):
@@ -170,18 +176,21 @@ def plot_packed_batch(lengths, sorted_indices=None, ax=None):
     Returns
     -------
     matplotlib Axes
+        A cell per row of the packed ``data``, grouped by time step, with ``batch_sizes`` beneath.
 
     Raises
     ------
+    TypeError
+        If ``lengths`` does not hold integers.
     ValueError
-        If ``lengths`` is not a short 1-d array of integers in 1..20, or ``sorted_indices`` is not a
-        permutation that orders them longest first.
+        If ``lengths`` is not a 1-d array of 1 to 8 lengths, each in 1..20, or ``sorted_indices`` is
+        not a permutation that orders them longest first.
 
     Examples
     --------
     >>> ax = plot_packed_batch([4, 2, 3])
     """
-    lengths = _check_lengths("plot_packed_batch", lengths)
+    lengths = _drawable_lengths("plot_packed_batch", lengths)
     N, T = lengths.size, int(lengths.max())
     order = np.argsort(-lengths, kind="stable") if sorted_indices is None else np.asarray(sorted_indices)
     if sorted(order.tolist()) != list(range(N)) or np.any(np.diff(lengths[order]) > 0):

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from companion.data.series import PARTS, SeriesSplit
+from companion.plots.style import _axes
 
 __all__ = ["plot_split", "plot_forecasts"]
 
 _PART_COLOURS = {"train": "C0", "valid": "C1", "test": "C2"}
 _PART_NAMES = {"train": "training", "valid": "validation", "test": "test"}
-
-
-def _axes(ax, size):
-    if ax is None:
-        _, ax = plt.subplots(figsize=size)
-    return ax
 
 
 def plot_split(time, split: SeriesSplit, *, ylabel: str = "value", xlabel: str = "time", ax=None):
@@ -86,6 +80,7 @@ def plot_forecasts(
     Returns
     -------
     matplotlib Axes
+        With a legend: "truth" first, then the forecasts.
 
     Raises
     ------

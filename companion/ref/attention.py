@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._validate import Dims
+from companion._validate import Dims, check_lengths
 
 __all__ = [
     "masked_softmax",
@@ -162,15 +162,7 @@ def _valid_keys(where: str, mask, lengths, N: int, Tk: int):
         return mask.copy()
     if lengths is None:
         return None
-    arr = np.asarray(lengths)
-    if arr.shape != (N,):
-        raise ValueError(f"{where}: expected lengths of shape (N,) = ({N},), got {arr.shape}")
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{where}: expected lengths to hold integers, got dtype {arr.dtype}")
-    if N and (arr.min() < 0 or arr.max() > Tk):
-        raise ValueError(
-            f"{where}: expected lengths between 0 and Tk = {Tk}, got values from {arr.min()} to {arr.max()}"
-        )
+    arr = check_lengths(where, lengths, N, Tk, low=0)
     return np.arange(Tk) < arr[:, None]  # (N, Tk)
 
 
@@ -284,10 +276,8 @@ def dot_product_attention_backward(dcontext, cache: DotProductCache, dweights=No
     Returns
     -------
     dq : ndarray of shape (N, Tq, D)
-    dk : ndarray of shape (N, Tk, D)
-        Zero at masked keys.
-    dv : ndarray of shape (N, Tk, Dv)
-        Zero at masked keys.
+    dk, dv : ndarray
+        Of shapes (N, Tk, D) and (N, Tk, Dv), zero at masked keys.
 
     Raises
     ------
@@ -340,11 +330,9 @@ def additive_attention_forward(q, k, v, Wq, Wk, wa, mask=None, lengths=None):
 
     Raises
     ------
-    ValueError
-        If the shapes do not fit together, both ``mask`` and ``lengths`` are given, or a length is
-        outside ``[0, Tk]``.
-    TypeError
-        If an array is not floating-point, ``mask`` not boolean or ``lengths`` not integer.
+    ValueError, TypeError
+        In the cases of :func:`dot_product_attention_forward` (``scale`` aside), with ``Wq``,
+        ``Wk`` and ``wa`` checked like the other arrays.
 
     Notes
     -----
@@ -388,22 +376,18 @@ def additive_attention_backward(dcontext, cache: AdditiveCache, dweights=None):
     Parameters
     ----------
     dcontext : ndarray of shape (N, Tq, Dv)
-        Gradient of the loss with respect to the context.
     cache : AdditiveCache
         From :func:`additive_attention_forward`.
     dweights : ndarray of shape (N, Tq, Tk), optional
-        Gradient with respect to the weights, if the loss reads them directly.
+        The upstream gradients, as for :func:`dot_product_attention_backward`.
 
     Returns
     -------
     dq : ndarray of shape (N, Tq, Dq)
-    dk : ndarray of shape (N, Tk, Dk)
-        Zero at masked keys.
-    dv : ndarray of shape (N, Tk, Dv)
-        Zero at masked keys.
-    dWq : ndarray of shape (Dq, H)
-    dWk : ndarray of shape (Dk, H)
-    dwa : ndarray of shape (H,)
+    dk, dv : ndarray
+        Of shapes (N, Tk, Dk) and (N, Tk, Dv), zero at masked keys.
+    dWq, dWk, dwa : ndarray
+        Of shapes (Dq, H), (Dk, H) and (H,).
 
     Raises
     ------

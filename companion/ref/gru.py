@@ -25,9 +25,8 @@ from typing import NamedTuple
 import numpy as np
 
 from companion._validate import Dims
-from companion.ref._common import numpy_params, torch_state
+from companion.ref._common import check_weights, last_valid, numpy_params, padding, torch_state, zero_padded
 from companion.ref.lstm import sigmoid
-from companion.ref.rnn import _check_lengths, _mask_padded, _or_none, final_state
 
 __all__ = [
     "GRUStepCache",
@@ -70,14 +69,12 @@ class GRUCache(NamedTuple):
     @property
     def h_n(self) -> np.ndarray:
         """(N, H) final hidden state of each sequence, at its last valid step (torch's ``h_n[0]``)."""
-        return final_state(self.h, _or_none(self.lengths))
+        return last_valid(self.h, self.lengths)
 
-
-def _check_params(dims: Dims, Wx, Wh, bx, bh) -> None:
-    dims.check("Wx", Wx, "D 3H")
-    dims.check("Wh", Wh, "H 3H")
-    dims.check("bx", bx, "3H")
-    dims.check("bh", bh, "3H")
+    def step(self, t: int) -> GRUStepCache:
+        """The :class:`GRUStepCache` of step ``t``, as :func:`gru_step_forward` returned it."""
+        h_prev = self.h[:, t - 1] if t > 0 else self.h0  # (N, H)
+        return GRUStepCache(self.x[:, t], h_prev, self.gates[:, t], self.hn[:, t], self.Wx, self.Wh)
 
 
 def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
@@ -101,7 +98,7 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
     Returns
     -------
     h : ndarray of shape (N, H)
-        The new hidden state.
+        The new hidden state, the interpolation :math:`h_t` of the candidate and :math:`h_{t-1}`.
     cache : GRUStepCache
         Values needed by :func:`gru_step_backward`.
 
@@ -135,7 +132,7 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
     dims = Dims("gru_step_forward")
     dims.check("x", x, "N D")
     dims.check("h_prev", h_prev, "N H")
-    _check_params(dims, Wx, Wh, bx, bh)
+    check_weights(dims, 3, Wx, Wh, bx=bx, bh=bh)
     H = dims["H"]
     ax = x @ Wx + bx  # (N, 3H)
     ah = h_prev @ Wh + bh  # (N, 3H)
@@ -162,10 +159,9 @@ def gru_step_backward(dh, cache: GRUStepCache):
     -------
     dx : ndarray of shape (N, D)
     dh_prev : ndarray of shape (N, H)
-    dWx : ndarray of shape (D, 3H)
-    dWh : ndarray of shape (H, 3H)
-    dbx : ndarray of shape (3H,)
-    dbh : ndarray of shape (3H,)
+        What flows back to the previous state, directly and through the three gates' products.
+    dWx, dWh, dbx, dbh : ndarray
+        This step's terms of the parameter gradients, shaped like ``Wx``, ``Wh``, ``bx`` and ``bh``.
 
     Raises
     ------
@@ -224,8 +220,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, lengths=None):
     -------
     h : ndarray of shape (N, T, H)
         Hidden state at every step; ``h[:, -1]`` is the final one of full sequences, ``cache.h_n``
-        that of each sequence at its true end. A batch-first view of time-major storage, like the
-        output of ``torch.nn.GRU(batch_first=True)``.
+        that of each sequence at its true end: the output of ``torch.nn.GRU(batch_first=True)``.
     cache : GRUCache
         Values needed by :func:`gru_backward`.
 
@@ -238,11 +233,12 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, lengths=None):
 
     Notes
     -----
-    The same step as :func:`gru_step_forward`, arranged for speed as in
-    :func:`companion.ref.lstm.lstm_forward`: the input part of every step from one matrix product,
-    preallocated arrays, and :math:`\\sigma(a) = \\tfrac12 (1 + \\tanh(a/2))` with the r and z
-    columns of the weights and biases halved once. With ``lengths``, the state of sequence n is
-    frozen after step ``lengths[n] - 1``, as ``torch.nn.GRU`` computes for a ``PackedSequence``.
+    A loop over :func:`gru_step_forward` that stacks what each step caches: the activated gates, the
+    hidden part of the candidate before the reset gate and :math:`h_t` of every step. With
+    ``lengths``, a sequence's steps past its end come after all its valid ones: they run on zero
+    inputs and are zeroed in the output and the cache, so the valid steps are exactly what
+    ``torch.nn.GRU`` computes for a ``PackedSequence``, and :attr:`GRUCache.h_n` is read at each
+    sequence's last valid step.
 
     See Also
     --------
@@ -260,45 +256,16 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, lengths=None):
     dims = Dims("gru_forward")
     dims.check("x", x, "N T D")
     dims.check("h0", h0, "N H")
-    _check_params(dims, Wx, Wh, bx, bh)
-    N, T, D = x.shape
-    H = dims["H"]
-    lengths, valid = _check_lengths("gru_forward", lengths, N, T)
-    if valid is not None:
-        x = np.where(valid[..., None], x, 0.0)  # (N, T, D): padded inputs are never read
-    dtype = np.result_type(x, h0, Wx, Wh, bx, bh)
-    scale = np.ones(3 * H, dtype=dtype)  # (3H,)
-    scale[: 2 * H] = 0.5  # r and z are sigmoids
-    gates = np.empty((T, N, 3 * H), dtype=dtype)  # time-major: the rows of one step are contiguous
-    x_rows = x.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D)
-    np.matmul(x_rows, Wx * scale, out=gates.reshape(T * N, 3 * H))  # input part of every step at once
-    gates += bx * scale
-    hn, h = (np.empty((T, N, H), dtype=dtype) for _ in range(2))  # 2 x (T, N, H)
-    Wh_half, bh_half = Wh * scale, bh * scale  # (H, 3H), (3H,)
-    ah = np.empty((N, 3 * H), dtype=dtype)  # hidden part h_{t-1} Wh + bh, reused at every step
-    work = np.empty((N, H), dtype=dtype)
-    h_prev = h0
+    check_weights(dims, 3, Wx, Wh, bx=bx, bh=bh)
+    N, T, _ = x.shape
+    lengths = padding("gru_forward", lengths, N, T)
+    x = zero_padded(x, lengths)  # (N, T, D): padded inputs are never read
+    h_t, outputs = h0, []
     for t in range(T):
-        np.matmul(h_prev, Wh_half, out=ah)
-        ah += bh_half
-        gt = gates[t]  # holds the input part; becomes the activated gates [r | z | n]
-        rz, r, z, n = gt[:, : 2 * H], gt[:, :H], gt[:, H : 2 * H], gt[:, 2 * H :]
-        rz += ah[:, : 2 * H]
-        np.tanh(rz, out=rz)
-        rz *= 0.5
-        rz += 0.5  # r, z = sigma(pre-activations)
-        np.copyto(hn[t], ah[:, 2 * H :])  # h_{t-1} W_h^n + b_h^n
-        n += np.multiply(r, hn[t], out=work)
-        np.tanh(n, out=n)  # n = tanh(x W_x^n + b_x^n + r * hn)
-        np.subtract(1.0, z, out=work)
-        work *= n
-        np.multiply(z, h_prev, out=h[t])
-        h[t] += work  # h_t = (1 - z) * n + z * h_{t-1}
-        h_prev = h[t]
-    if valid is not None:
-        for array in (gates, hn, h):
-            array[~valid.T] = 0.0  # a sequence that has ended has no output
-    gates, hn, h = (array.transpose(1, 0, 2) for array in (gates, hn, h))  # (N, T, .)
+        h_t, step = gru_step_forward(x[:, t], h_t, Wx, Wh, bx, bh)  # (N, H), cache
+        outputs.append((h_t, step.gates, step.hn))
+    # every step's values side by side: (N, T, H), (N, T, 3H), (N, T, H)
+    h, gates, hn = (zero_padded(np.stack(a, axis=1), lengths) for a in zip(*outputs, strict=True))
     return h, GRUCache(x, h0, gates, hn, h, Wx, Wh, lengths)
 
 
@@ -308,9 +275,9 @@ def gru_backward(dh, cache: GRUCache):
     Parameters
     ----------
     dh : ndarray of shape (N, T, H)
-        Upstream gradient of the loss with respect to every hidden state ``h[:, t]``. A gradient
-        with respect to the final state ``cache.h_n`` is added at each sequence's last valid step.
-        Padded steps are ignored.
+        Upstream gradient with respect to every hidden state, as for
+        :func:`companion.ref.lstm.lstm_backward`: padded steps are ignored, and a gradient of
+        ``cache.h_n`` is added at each sequence's last valid step.
     cache : GRUCache
         From :func:`gru_forward`.
 
@@ -319,10 +286,9 @@ def gru_backward(dh, cache: GRUCache):
     dx : ndarray of shape (N, T, D)
         Zero at padded steps.
     dh0 : ndarray of shape (N, H)
-    dWx : ndarray of shape (D, 3H)
-    dWh : ndarray of shape (H, 3H)
-    dbx : ndarray of shape (3H,)
-    dbh : ndarray of shape (3H,)
+        Gradient of the initial state.
+    dWx, dWh, dbx, dbh : ndarray
+        Sums over the steps, shaped like ``Wx`` (D, 3H), ``Wh`` (H, 3H), ``bx`` and ``bh`` (3H,).
 
     Raises
     ------
@@ -333,50 +299,21 @@ def gru_backward(dh, cache: GRUCache):
     -----
     Walks ``t = T-1, ..., 0`` carrying :math:`\\partial L/\\partial h_t`. Its direct path back is
     multiplied by the update gate :math:`z_t` (chapter 6, eq. (gru-dh)), which plays the role the
-    forget gate plays for the LSTM cell state. The loop keeps the gradients of every step's input
-    and hidden pre-activations; the weight gradients, sums over the steps, are then one matrix
-    product each over all N·T steps.
+    forget gate plays for the LSTM cell state. Each step is :func:`gru_step_backward` on the step's
+    cache, read back from the sequence cache (:meth:`GRUCache.step`); the weight and bias gradients
+    are the sums over the steps of the per-step ones. With ``lengths``, the upstream gradient at
+    padded steps is dropped; their cached gates are zero, so they pass no gradient back either.
     """
     N, T, H = cache.h.shape
-    D = cache.x.shape[2]
     Dims("gru_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
-    dh = _mask_padded("gru_backward", dh, cache.lengths, T).transpose(1, 0, 2)  # (T, N, H)
-    dtype = np.result_type(dh, cache.h)  # the forward computed in the promoted dtype of all its inputs
-    # Time-major (T, N, .), as gru_forward stores them: a view, no copy, for its cache.
-    gates, hn, h = (a.transpose(1, 0, 2) for a in (cache.gates, cache.hn, cache.h))
-    dax = np.empty((T, N, 3 * H), dtype=dtype)  # input side [da_r | da_z | da_n] of every step
-    dah = np.empty((T, N, 3 * H), dtype=dtype)  # hidden side [da_r | da_z | da_n * r]
-    Wh_T = np.ascontiguousarray(cache.Wh.T)  # (3H, H)
-    dh_t = np.empty((N, H), dtype=dtype)  # total gradient of h_t
-    work = np.empty((N, H), dtype=dtype)
-    dh_next = np.zeros((N, H), dtype=dtype)  # carried from step t+1
+    dh = zero_padded(dh, cache.lengths)  # (N, T, H): padded outputs are constants
+    dx = [None] * T
+    dWx = dWh = dbx = dbh = 0.0  # sums over the steps
+    dh_prev = np.zeros_like(cache.h0)  # what step t + 1 sends back to h_t
     for t in reversed(range(T)):
-        r, z, n = gates[t, :, :H], gates[t, :, H : 2 * H], gates[t, :, 2 * H :]
-        dar, daz, dan = dax[t, :, :H], dax[t, :, H : 2 * H], dax[t, :, 2 * H :]
-        h_prev = h[t - 1] if t > 0 else cache.h0
-        np.add(dh[t], dh_next, out=dh_t)
-        np.subtract(1.0, z, out=work)
-        np.square(n, out=dan)
-        np.subtract(1.0, dan, out=dan)
-        dan *= work
-        dan *= dh_t  # da_n = dh * (1 - z) * (1 - n^2)
-        np.multiply(z, work, out=daz)
-        np.subtract(h_prev, n, out=work)
-        daz *= work
-        daz *= dh_t  # da_z = dh * (h_{t-1} - n) * z(1 - z)
-        np.subtract(1.0, r, out=dar)
-        dar *= r
-        dar *= hn[t]
-        dar *= dan  # da_r = da_n * hn * r(1 - r)
-        np.copyto(dah[t, :, : 2 * H], dax[t, :, : 2 * H])
-        np.multiply(dan, r, out=dah[t, :, 2 * H :])
-        np.matmul(dah[t], Wh_T, out=dh_next)
-        dh_next += np.multiply(dh_t, z, out=work)  # dh_{t-1} = dh * z + da_h Wh^T
-    dax_rows, dah_rows = dax.reshape(T * N, 3 * H), dah.reshape(T * N, 3 * H)  # one row per step
-    dx = (dax_rows @ cache.Wx.T).reshape(T, N, D).transpose(1, 0, 2)  # (N, T, D)
-    dWx = cache.x.transpose(1, 0, 2).reshape(T * N, D).T @ dax_rows  # (D, 3H)
-    dWh = cache.h0.T @ dah[0] + h[:-1].reshape((T - 1) * N, H).T @ dah[1:].reshape((T - 1) * N, 3 * H)
-    return np.ascontiguousarray(dx), dh_next, dWx, dWh, dax_rows.sum(axis=0), dah_rows.sum(axis=0)
+        dx[t], dh_prev, dWx_t, dWh_t, dbx_t, dbh_t = gru_step_backward(dh[:, t] + dh_prev, cache.step(t))
+        dWx, dWh, dbx, dbh = dWx + dWx_t, dWh + dWh_t, dbx + dbx_t, dbh + dbh_t
+    return np.stack(dx, axis=1), dh_prev, dWx, dWh, dbx, dbh  # dx (N, T, D)
 
 
 def to_torch(Wx, Wh, bx, bh, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
@@ -413,7 +350,7 @@ def to_torch(Wx, Wh, bx, bh, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     >>> sd["weight_hh_l0"].shape
     (6, 2)
     """
-    _check_params(Dims("to_torch"), Wx, Wh, bx, bh)
+    check_weights(Dims("to_torch"), 3, Wx, Wh, bx=bx, bh=bh)
     return torch_state(Wx, Wh, bx, bh, suffix)
 
 
@@ -449,5 +386,5 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
     to_torch : the exact inverse.
     """
     Wx, Wh, bx, bh = numpy_params(params, suffix)  # (D, 3H), (H, 3H), 2 x (3H,)
-    _check_params(Dims("from_torch"), Wx, Wh, bx, bh)
+    check_weights(Dims("from_torch"), 3, Wx, Wh, bx=bx, bh=bh)
     return Wx, Wh, bx, bh

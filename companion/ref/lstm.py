@@ -23,8 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from companion._validate import Dims
-from companion.ref._common import numpy_params, torch_state
-from companion.ref.rnn import _check_lengths, _mask_padded, _or_none, final_state
+from companion.ref._common import check_weights, last_valid, numpy_params, padding, torch_state, zero_padded
 
 __all__ = [
     "sigmoid",
@@ -97,18 +96,19 @@ class LSTMCache(NamedTuple):
     @property
     def h_n(self) -> np.ndarray:
         """(N, H) final hidden state of each sequence, at its last valid step (torch's ``h_n[0]``)."""
-        return final_state(self.h, _or_none(self.lengths))
+        return last_valid(self.h, self.lengths)
 
     @property
     def c_n(self) -> np.ndarray:
         """(N, H) final cell state of each sequence, at its last valid step (torch's ``c_n[0]``)."""
-        return final_state(self.c, _or_none(self.lengths))
+        return last_valid(self.c, self.lengths)
 
-
-def _check_params(dims: Dims, Wx, Wh, b) -> None:
-    dims.check("Wx", Wx, "D 4H")
-    dims.check("Wh", Wh, "H 4H")
-    dims.check("b", b, "4H")
+    def step(self, t: int) -> LSTMStepCache:
+        """The :class:`LSTMStepCache` of step ``t``, as :func:`lstm_step_forward` returned it."""
+        h_prev, c_prev = (self.h[:, t - 1], self.c[:, t - 1]) if t > 0 else (self.h0, self.c0)  # (N, H)
+        return LSTMStepCache(
+            self.x[:, t], h_prev, c_prev, self.gates[:, t], self.tanh_c[:, t], self.Wx, self.Wh
+        )
 
 
 def _activate(a, H: int):
@@ -138,10 +138,8 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
 
     Returns
     -------
-    h : ndarray of shape (N, H)
-        The new hidden state.
-    c : ndarray of shape (N, H)
-        The new cell state.
+    h, c : ndarray of shape (N, H)
+        The new hidden and cell states, :math:`h_t` and :math:`c_t`.
     cache : LSTMStepCache
         Values needed by :func:`lstm_step_backward`.
 
@@ -176,7 +174,7 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     dims.check("x", x, "N D")
     dims.check("h_prev", h_prev, "N H")
     dims.check("c_prev", c_prev, "N H")
-    _check_params(dims, Wx, Wh, b)
+    check_weights(dims, 4, Wx, Wh, b=b)
     H = dims["H"]
     gates = _activate(x @ Wx + h_prev @ Wh + b, H)  # (N, 4H)
     i, f, g, o = np.split(gates, 4, axis=1)  # 4 x (N, H)
@@ -201,11 +199,10 @@ def lstm_step_backward(dh, dc, cache: LSTMStepCache):
     Returns
     -------
     dx : ndarray of shape (N, D)
-    dh_prev : ndarray of shape (N, H)
-    dc_prev : ndarray of shape (N, H)
-    dWx : ndarray of shape (D, 4H)
-    dWh : ndarray of shape (H, 4H)
-    db : ndarray of shape (4H,)
+    dh_prev, dc_prev : ndarray of shape (N, H)
+        What flows back to the previous step's two states.
+    dWx, dWh, db : ndarray
+        This step's terms of the weight gradients, shaped like ``Wx``, ``Wh`` and ``b``.
 
     Raises
     ------
@@ -248,14 +245,6 @@ def lstm_step_backward(dh, dc, cache: LSTMStepCache):
     return dx, dh_prev, dc_prev, dWx, dWh, db
 
 
-def _gate_constants(H: int, dtype):
-    """``scale`` (4H,): 1/2 on the sigmoid blocks i, f, o and 1 on g; ``shift``: 1/2 and 0 likewise."""
-    scale = np.full((4, H), 0.5, dtype=dtype)  # (4, H)
-    scale[2] = 1.0
-    shift = np.where(scale == 0.5, scale, 0.0)  # (4, H)
-    return scale.reshape(4 * H), shift.reshape(4 * H)
-
-
 def lstm_forward(x, h0, c0, Wx, Wh, b, lengths=None):
     """Run the LSTM over a whole batch of sequences.
 
@@ -281,8 +270,7 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, lengths=None):
     -------
     h : ndarray of shape (N, T, H)
         Hidden state at every step; ``h[:, -1]`` is the final one of full sequences, ``cache.h_n``
-        that of each sequence at its true end. A batch-first view of time-major storage, like the
-        output of ``torch.nn.LSTM(batch_first=True)``.
+        that of each sequence at its true end: the output of ``torch.nn.LSTM(batch_first=True)``.
     cache : LSTMCache
         Values needed by :func:`lstm_backward`; ``cache.c_n`` is the final cell state
         (``cache.c[:, -1]`` without ``lengths``).
@@ -296,13 +284,12 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, lengths=None):
 
     Notes
     -----
-    The same step as :func:`lstm_step_forward`, arranged for speed: the input part
-    :math:`x_t W_x + b` of every step comes from one matrix product before the loop, and each step
-    writes into preallocated arrays. One ``tanh`` activates all four gates, because
-    :math:`\\sigma(a) = \\tfrac12 (1 + \\tanh(a/2))`: the columns of the sigmoid gates in ``Wx``,
-    ``Wh`` and ``b`` are halved once (exactly, in binary floating point). With ``lengths``, the
-    states of sequence n are frozen after step ``lengths[n] - 1``, as ``torch.nn.LSTM`` computes
-    for a ``PackedSequence``.
+    A loop over :func:`lstm_step_forward` that stacks what each step caches: the activated gates,
+    :math:`c_t`, :math:`\\tanh(c_t)` and :math:`h_t` of every step. With ``lengths``, a sequence's
+    steps past its end come after all its valid ones: they run on zero inputs and are zeroed in the
+    output and the cache, so the valid steps are exactly what ``torch.nn.LSTM`` computes for a
+    ``PackedSequence``, and :attr:`LSTMCache.h_n`, :attr:`LSTMCache.c_n` are read at each sequence's
+    last valid step.
 
     See Also
     --------
@@ -321,68 +308,17 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, lengths=None):
     dims.check("x", x, "N T D")
     dims.check("h0", h0, "N H")
     dims.check("c0", c0, "N H")
-    _check_params(dims, Wx, Wh, b)
-    N, T, D = x.shape
-    H = dims["H"]
-    lengths, valid = _check_lengths("lstm_forward", lengths, N, T)
-    if valid is not None:
-        x = np.where(valid[..., None], x, 0.0)  # (N, T, D): padded inputs are never read
-    dtype = np.result_type(x, h0, c0, Wx, Wh, b)
-    scale, shift = _gate_constants(H, dtype)
-    # Time-major storage (T, N, .): the rows of one step are contiguous, which keeps each step's
-    # elementwise work in cache; the cache and the output are batch-first views of it.
-    gates = np.empty((T, N, 4 * H), dtype=dtype)  # (T, N, 4H)
-    x_rows = np.empty((T, N, D + 1), dtype=dtype)  # [x_t | 1], time-major
-    x_rows[..., :D] = x.transpose(1, 0, 2)
-    x_rows[..., D] = 1.0
-    # The input part x_t Wx + b of every step at once, the bias as the weight of the column of ones.
-    np.matmul(x_rows.reshape(T * N, D + 1), np.vstack([Wx, b]) * scale, out=gates.reshape(T * N, 4 * H))
-    h, c, tanh_c = (np.empty((T, N, H), dtype=dtype) for _ in range(3))  # 3 x (T, N, H)
-    gates4 = gates.reshape(T, N, 4, H)  # gates4[t, :, k]: gate k of step t, k = i, f, g, o
-    Wh_half = Wh * scale  # (H, 4H)
-    Wh_h = np.empty((N, 4 * H), dtype=dtype)  # h_{t-1} Wh, reused at every step
-    ig = np.empty((N, H), dtype=dtype)  # i * g
-    h_prev, c_prev = h0, c0
+    check_weights(dims, 4, Wx, Wh, b=b)
+    N, T, _ = x.shape
+    lengths = padding("lstm_forward", lengths, N, T)
+    x = zero_padded(x, lengths)  # (N, T, D): padded inputs are never read
+    h_t, c_t, outputs = h0, c0, []
     for t in range(T):
-        a = gates[t]  # holds the input part; becomes the activated gates
-        a += np.matmul(h_prev, Wh_half, out=Wh_h)
-        np.tanh(a, out=a)
-        a *= scale
-        a += shift  # [i, f, g, o] = [sigma, sigma, tanh, sigma](pre-activation)
-        i, f, g, o = gates4[t, :, 0], gates4[t, :, 1], gates4[t, :, 2], gates4[t, :, 3]
-        np.multiply(f, c_prev, out=c[t])
-        c[t] += np.multiply(i, g, out=ig)  # c_t = f * c_{t-1} + i * g
-        np.tanh(c[t], out=tanh_c[t])
-        np.multiply(o, tanh_c[t], out=h[t])  # h_t = o * tanh(c_t)
-        h_prev, c_prev = h[t], c[t]
-    if valid is not None:
-        for array in (gates, c, tanh_c, h):
-            array[~valid.T] = 0.0  # a sequence that has ended has no output
-    gates, c, tanh_c, h = (array.transpose(1, 0, 2) for array in (gates, c, tanh_c, h))  # (N, T, .)
+        h_t, c_t, step = lstm_step_forward(x[:, t], h_t, c_t, Wx, Wh, b)  # (N, H), (N, H), cache
+        outputs.append((h_t, c_t, step.gates, step.tanh_c))
+    # every step's values side by side: (N, T, H), (N, T, H), (N, T, 4H), (N, T, H)
+    h, c, gates, tanh_c = (zero_padded(np.stack(a, axis=1), lengths) for a in zip(*outputs, strict=True))
     return h, LSTMCache(x, h0, c0, gates, c, tanh_c, h, Wx, Wh, lengths)
-
-
-_BLOCK_ELEMENTS = 1 << 18  # gate values per block of steps in lstm_backward (1 MB in float32)
-
-
-def _lstm_factors(gates4, c_prev, tanh_c, m4, k):
-    """The factors of (lstm-da) and (lstm-dc-total) that do not depend on the carried gradients.
-
-    For the activated gates ``gates4`` (S, N, 4, H) = [i, f, g, o] of S steps and ``c_prev``,
-    ``tanh_c`` (S, N, H), writes ``m4`` (S, N, 4, H) and ``k`` (S, N, H) such that
-    ``da_{i,f,g} = dc * m4[:, :, :3]``, ``da_o = dh * m4[:, :, 3]`` and ``dc = dc_next + dh * k``.
-    """
-    i, f, g, o = (gates4[:, :, j] for j in range(4))
-    np.subtract(np.array([1, 1, 0, 1], dtype=m4.dtype)[:, None], gates4, out=m4)  # 1 where a sigmoid
-    m4 *= gates4
-    m4[:, :, 2] += 1.0  # slopes of the activations [i(1-i), f(1-f), 1-g^2, o(1-o)], times:
-    m4[:, :, 0] *= g  # da_i = dc * g * i(1-i)
-    m4[:, :, 1] *= c_prev  # da_f = dc * c_{t-1} * f(1-f)
-    m4[:, :, 2] *= i  # da_g = dc * i * (1-g^2)
-    m4[:, :, 3] *= tanh_c  # da_o = dh * tanh(c_t) * o(1-o)
-    np.square(tanh_c, out=k)
-    np.subtract(1.0, k, out=k)
-    k *= o  # (lstm-dc-total): dc = dc_next + dh * o * (1 - tanh^2 c_t)
 
 
 def lstm_backward(dh, cache: LSTMCache):
@@ -401,11 +337,10 @@ def lstm_backward(dh, cache: LSTMCache):
     -------
     dx : ndarray of shape (N, T, D)
         Zero at padded steps.
-    dh0 : ndarray of shape (N, H)
-    dc0 : ndarray of shape (N, H)
-    dWx : ndarray of shape (D, 4H)
-    dWh : ndarray of shape (H, 4H)
-    db : ndarray of shape (4H,)
+    dh0, dc0 : ndarray of shape (N, H)
+        Gradients of the initial states.
+    dWx, dWh, db : ndarray
+        Sums over the steps, shaped like ``Wx`` (D, 4H), ``Wh`` (H, 4H) and ``b`` (4H,).
 
     Raises
     ------
@@ -415,56 +350,26 @@ def lstm_backward(dh, cache: LSTMCache):
     Notes
     -----
     Walks ``t = T-1, ..., 0`` carrying two gradients, :math:`\\partial L/\\partial h_t` (the upstream
-    ``dh[:, t]`` plus what flows back from step ``t+1``) and :math:`\\partial L/\\partial c_t`; the
-    latter is multiplied by the forget gate :math:`f_t` at each step back (chapter 5, eq.
-    (lstm-dc)). The factors of (lstm-da) and (lstm-dc-total) that do not depend on the carried
-    gradients are computed a block of steps at a time (``_lstm_factors``), so the loop itself only
-    multiplies by the gradients it carries. It keeps the gradient ``da`` of every step's
-    pre-activations; the weight gradients, sums over the steps of per-step products, are then one
-    matrix product over all N·T steps, ``[dWh; dWx; db] = Σ_t [h_{t-1} | x_t | 1]ᵀ da_t``. The loss is
-    assumed not to read the final cell state directly.
+    ``dh[:, t]`` plus what flows back from step ``t+1``) and :math:`\\partial L/\\partial c_t`, which
+    each step back multiplies by the forget gate :math:`f_t` (chapter 5, eq. (lstm-dc)). Each step is
+    :func:`lstm_step_backward` on the step's cache, read back from the sequence cache
+    (:meth:`LSTMCache.step`); the same weights act at every step, so their gradients are the sums over
+    the steps of the per-step ones (eq. (lstm-affine-grads)). With ``lengths``, the upstream gradient
+    at padded steps is dropped; their cached gates are zero, so they pass no gradient back either. The
+    loss is assumed not to read the final cell state directly.
     """
     N, T, H = cache.h.shape
-    D = cache.x.shape[2]
     Dims("lstm_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
-    dh = _mask_padded("lstm_backward", dh, cache.lengths, T).transpose(1, 0, 2)  # (T, N, H)
-    dtype = np.result_type(dh, cache.h)  # the forward computed in the promoted dtype of all its inputs
-    # Time-major (T, N, .), as lstm_forward stores them: a view, no copy, for its cache.
-    gates4, c, tanh_c, h = (a.transpose(1, 0, 2) for a in (cache.gates, cache.c, cache.tanh_c, cache.h))
-    gates4 = gates4.reshape(T, N, 4, H)  # [t, :, k]: gate k = i, f, g, o of step t
-    f = gates4[:, :, 1]  # (T, N, H)
-    c_prev = np.concatenate([cache.c0[None], c[:-1]])  # (T, N, H): the cell state each step started from
-    da = np.empty((T, N, 4 * H), dtype=dtype)  # gradient of every pre-activation a_t
-    da4 = da.reshape(T, N, 4, H)
-    k = np.empty((T, N, H), dtype=dtype)
-    Wh_T = np.ascontiguousarray(cache.Wh.T)  # (4H, H)
-    dh_next = np.zeros((N, H), dtype=dtype)  # carried from step t+1
-    dc_next = np.zeros((N, H), dtype=dtype)  # becomes the total gradient of c_t, then is carried back
-    dh_t, work = np.empty((N, H), dtype=dtype), np.empty((N, H), dtype=dtype)
-    steps = max(1, _BLOCK_ELEMENTS // (N * 4 * H))
-    for stop in range(T, 0, -steps):  # a block of steps at a time, the last block first
-        block = slice(max(stop - steps, 0), stop)
-        # What does not depend on the carried gradients, for the whole block at once (while it is in the
-        # processor's cache): da starts as the factor of (lstm-da) that multiplies dc or dh, k as the one
-        # of (lstm-dc-total). The loop then only multiplies by the gradients it carries.
-        _lstm_factors(gates4[block], c_prev[block], tanh_c[block], da4[block], k[block])
-        for t in reversed(range(block.start, block.stop)):
-            np.add(dh[t], dh_next, out=dh_t)  # total gradient of h_t
-            dc_next += np.multiply(dh_t, k[t], out=work)  # (lstm-dc-total)
-            da4[t, :, :3] *= dc_next[:, None]  # (lstm-da): da_i, da_f, da_g
-            da4[t, :, 3] *= dh_t  # da_o
-            dc_next *= f[t]  # (lstm-dc): dc_{t-1} = dc * f
-            np.matmul(da[t], Wh_T, out=dh_next)  # dh_{t-1} = da Wh^T
-    # (lstm-affine-grads), summed over the steps: with every step's inputs side by side in a row
-    # [h_{t-1} | x_t | 1], one product over all T*N rows gives [dWh; dWx; db] at once.
-    da_rows = da.reshape(T * N, 4 * H)  # every step of every sequence as one row
-    rows = np.empty((T, N, H + D + 1), dtype=dtype)
-    rows[0, :, :H], rows[1:, :, :H] = cache.h0, h[:-1]
-    rows[..., H : H + D] = cache.x.transpose(1, 0, 2)
-    rows[..., H + D] = 1.0
-    dW = rows.reshape(T * N, H + D + 1).T @ da_rows  # (H + D + 1, 4H)
-    dx = (da_rows @ cache.Wx.T).reshape(T, N, D).transpose(1, 0, 2)  # (N, T, D)
-    return np.ascontiguousarray(dx), dh_next, dc_next, dW[H : H + D], dW[:H], dW[H + D]
+    dh = zero_padded(dh, cache.lengths)  # (N, T, H): padded outputs are constants
+    dx = [None] * T
+    dWx = dWh = db = 0.0  # sums over the steps
+    dh_prev, dc_prev = np.zeros_like(cache.h0), np.zeros_like(cache.c0)  # sent back by step t + 1
+    for t in reversed(range(T)):
+        dx[t], dh_prev, dc_prev, dWx_t, dWh_t, db_t = lstm_step_backward(
+            dh[:, t] + dh_prev, dc_prev, cache.step(t)
+        )
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t  # (lstm-affine-grads)
+    return np.stack(dx, axis=1), dh_prev, dc_prev, dWx, dWh, db  # dx (N, T, D)
 
 
 def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
@@ -500,7 +405,7 @@ def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     >>> {k: v.shape for k, v in sd.items()}["weight_ih_l0"]
     (8, 3)
     """
-    _check_params(Dims("to_torch"), Wx, Wh, b)
+    check_weights(Dims("to_torch"), 4, Wx, Wh, b=b)
     return torch_state(Wx, Wh, b, np.zeros_like(b), suffix)
 
 
@@ -535,5 +440,5 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
     """
     Wx, Wh, bias_ih, bias_hh = numpy_params(params, suffix)  # (D, 4H), (H, 4H), 2 x (4H,)
     b = bias_ih + bias_hh  # (4H,)
-    _check_params(Dims("from_torch"), Wx, Wh, b)
+    check_weights(Dims("from_torch"), 4, Wx, Wh, b=b)
     return Wx, Wh, b

@@ -12,8 +12,7 @@ biases whose sum is ``b``; :func:`to_torch` and :func:`from_torch` convert betwe
 
 A batch of sequences of different lengths is padded to a common length T and passed with
 ``lengths`` (N,): sequence n stops after ``lengths[n]`` steps, as in ``torch.nn.RNN`` fed a
-``PackedSequence`` (chapter 7). The helpers for that, shared by :mod:`companion.ref.lstm` and
-:mod:`companion.ref.gru`, live here.
+``PackedSequence`` (chapter 7).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from companion._validate import Dims
-from companion.ref._common import numpy_params, torch_state
+from companion.ref._common import check_weights, last_valid, numpy_params, padding, torch_state, zero_padded
 
 __all__ = [
     "RNNStepCache",
@@ -62,36 +61,12 @@ class RNNCache(NamedTuple):
     @property
     def h_n(self) -> np.ndarray:
         """(N, H) final hidden state of each sequence, at its last valid step (torch's ``h_n[0]``)."""
-        return final_state(self.h, _or_none(self.lengths))
+        return last_valid(self.h, self.lengths)
 
-
-def _check_lengths(where: str, lengths, N: int, T: int):
-    """Validate true lengths (N,) of sequences padded to T steps.
-
-    Returns ``(lengths, valid)``: an int copy of ``lengths`` and the (N, T) mask ``t < lengths[n]``
-    of valid steps or, when no step is padded (or ``lengths`` is None), an empty array and None.
-    Raises ``ValueError`` for a shape other than (N,) or a length outside [1, T], ``TypeError`` for
-    values that are not integers.
-    """
-    no_padding = np.empty(0, dtype=np.intp), None  # adds nothing to a cache's size
-    if lengths is None:
-        return no_padding
-    arr = np.asarray(lengths)
-    if arr.shape != (N,):
-        raise ValueError(f"{where}: expected lengths of shape (N,) = ({N},), got {arr.shape}")
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{where}: expected lengths to hold integers, got dtype {arr.dtype}")
-    if arr.min() < 1 or arr.max() > T:
-        raise ValueError(
-            f"{where}: expected lengths between 1 and T = {T}, got values from {arr.min()} to {arr.max()}"
-        )
-    valid = np.arange(T) < arr[:, None]  # (N, T)
-    return no_padding if valid.all() else (arr.astype(np.intp), valid)
-
-
-def _or_none(lengths):
-    """A cache's ``lengths`` field, None when no step is padded."""
-    return None if lengths is None or len(lengths) == 0 else lengths
+    def step(self, t: int) -> RNNStepCache:
+        """The :class:`RNNStepCache` of step ``t``, as :func:`rnn_step_forward` returned it."""
+        h_prev = self.h[:, t - 1] if t > 0 else self.h0  # (N, H)
+        return RNNStepCache(self.x[:, t], h_prev, self.h[:, t], self.Wx, self.Wh)
 
 
 def final_state(h, lengths=None):
@@ -124,24 +99,8 @@ def final_state(h, lengths=None):
     """
     Dims("final_state").check("h", h, "N T H")
     N, T, _ = h.shape
-    lengths, valid = _check_lengths("final_state", lengths, N, T)
-    return h[:, -1].copy() if valid is None else h[np.arange(N), lengths - 1]  # (N, H)
-
-
-def _mask_padded(where: str, dh, lengths, T: int):
-    """The upstream gradient ``dh`` (N, T, H) with its padded steps set to 0 (a copy), or ``dh`` itself.
-
-    The outputs at padded steps are constants (zeros), so no gradient flows back through them.
-    ``lengths`` is a cache's field.
-    """
-    _, valid = _check_lengths(where, _or_none(lengths), dh.shape[0], T)
-    return dh if valid is None else np.where(valid[..., None], dh, 0.0)  # (N, T, H)
-
-
-def _check_params(dims: Dims, Wx, Wh, b) -> None:
-    dims.check("Wx", Wx, "D H")
-    dims.check("Wh", Wh, "H H")
-    dims.check("b", b, "H")
+    lengths = padding("final_state", lengths, N, T)
+    return last_valid(h, lengths)  # (N, H)
 
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
@@ -163,7 +122,7 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
     Returns
     -------
     h : ndarray of shape (N, H)
-        The new hidden state.
+        :math:`h_t`, the new hidden state.
     cache : RNNStepCache
         Values needed by :func:`rnn_step_backward`.
 
@@ -192,7 +151,7 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
     dims = Dims("rnn_step_forward")
     dims.check("x", x, "N D")
     dims.check("h_prev", h_prev, "N H")
-    _check_params(dims, Wx, Wh, b)
+    check_weights(dims, 1, Wx, Wh, b=b)
     h = np.tanh(x @ Wx + h_prev @ Wh + b)  # (N, H)
     return h, RNNStepCache(x, h_prev, h, Wx, Wh)
 
@@ -233,11 +192,11 @@ def rnn_forward(x, h0, Wx, Wh, b, lengths=None):
 
     Notes
     -----
-    The input part :math:`x_t W_x + b` does not depend on the state, so it is computed for all steps
-    in one matrix product before the loop; only :math:`h_{t-1} W_h` has to wait for the previous
-    step. With ``lengths``, the state of sequence n is frozen after step ``lengths[n] - 1``,
-    :math:`h_t = m_t \\tanh(\\cdot) + (1 - m_t) h_{t-1}` with :math:`m_t = [t < \\text{lengths}[n]]`:
-    exactly what ``torch.nn.RNN`` computes for a ``PackedSequence``.
+    A loop over :func:`rnn_step_forward`, keeping every :math:`h_t` (the cache of chapter 3). With
+    ``lengths``, a sequence's steps past its end come after all its valid ones: they run on zero
+    inputs and their outputs are zeroed, so the valid steps are exactly what ``torch.nn.RNN``
+    computes for a ``PackedSequence``, and :attr:`RNNCache.h_n` is read at each sequence's last valid
+    step.
 
     See Also
     --------
@@ -255,24 +214,15 @@ def rnn_forward(x, h0, Wx, Wh, b, lengths=None):
     dims = Dims("rnn_forward")
     dims.check("x", x, "N T D")
     dims.check("h0", h0, "N H")
-    _check_params(dims, Wx, Wh, b)
+    check_weights(dims, 1, Wx, Wh, b=b)
     N, T, _ = x.shape
-    D, H = dims["D"], dims["H"]
-    lengths, valid = _check_lengths("rnn_forward", lengths, N, T)
-    if valid is not None:
-        x = np.where(valid[..., None], x, 0.0)  # (N, T, D): padded inputs are never read
-    h = np.empty((N, T, H), dtype=np.result_type(x, h0, Wx, Wh, b))  # (N, T, H)
-    np.matmul(x.reshape(N * T, D), Wx, out=h.reshape(N * T, H))  # x_t Wx for every step at once
-    h += b
-    Wh_h = np.empty((N, H), dtype=h.dtype)  # h_{t-1} Wh, reused at every step
-    h_prev = h0
+    lengths = padding("rnn_forward", lengths, N, T)
+    x = zero_padded(x, lengths)  # (N, T, D): padded inputs are never read
+    h_t, hs = h0, []
     for t in range(T):
-        h_t = h[:, t]  # holds x_t Wx + b; becomes h_t
-        h_t += np.matmul(h_prev, Wh, out=Wh_h)
-        np.tanh(h_t, out=h_t)
-        h_prev = h_t
-    if valid is not None:
-        h[~valid] = 0.0  # a sequence that has ended has no output
+        h_t, _ = rnn_step_forward(x[:, t], h_t, Wx, Wh, b)  # (N, H)
+        hs.append(h_t)
+    h = zero_padded(np.stack(hs, axis=1), lengths)  # (N, T, H)
     return h, RNNCache(x, h0, h, Wx, Wh, lengths)
 
 
@@ -362,9 +312,9 @@ def rnn_backward(dh, cache: RNNCache):
     dx : ndarray of shape (N, T, D)
         Zero at padded steps.
     dh0 : ndarray of shape (N, H)
-    dWx : ndarray of shape (D, H)
-    dWh : ndarray of shape (H, H)
-    db : ndarray of shape (H,)
+        Gradient of the initial state.
+    dWx, dWh, db : ndarray
+        Sums over the steps (equation ``bptt-weights``), shaped like ``Wx``, ``Wh`` and ``b``.
 
     Raises
     ------
@@ -383,11 +333,12 @@ def rnn_backward(dh, cache: RNNCache):
         \\frac{\\partial L}{\\partial h_t} = \\text{dh}_t
         + \\Big(\\frac{\\partial L}{\\partial h_{t+1}} \\odot (1 - h_{t+1}^2)\\Big) W_h^\\top .
 
-    The loop keeps the gradient ``da`` of every pre-activation. The weight gradients are sums over
-    time of per-step products (equation ``bptt-weights``), because the same weights are used at
-    every step; with the steps of all sequences stacked as N·T rows, each sum is one matrix product,
-    computed after the loop. Time is :math:`O(T N (D H + H^2))`; memory is the cache, which holds
-    all T hidden states. With ``lengths``, padded steps receive no gradient and pass none back.
+    Each step is :func:`rnn_step_backward` on the step's cache, read back from the sequence cache
+    (:meth:`RNNCache.step`). The same weights act at every step, so their gradients are the sums
+    over the steps of the per-step ones (equation ``bptt-weights``). Time is
+    :math:`O(T N (D H + H^2))`; memory is the cache, which holds all T hidden states. With
+    ``lengths``, the upstream gradient at padded steps is dropped; their cached outputs are zero, so
+    they pass no gradient back either.
 
     See Also
     --------
@@ -407,27 +358,15 @@ def rnn_backward(dh, cache: RNNCache):
     if not isinstance(cache, RNNCache):
         raise TypeError(f"rnn_backward: expected cache to be an RNNCache, got {type(cache).__name__}")
     N, T, H = cache.h.shape
-    D = cache.x.shape[2]
     Dims("rnn_backward", N=N, T=T, H=H).check("dh", dh, "N T H")
-    dh = _mask_padded("rnn_backward", dh, cache.lengths, T)
-    dtype = np.result_type(dh, cache.h)  # the forward computed in the promoted dtype of all its inputs
-    da = np.empty((N, T, H), dtype=dtype)  # gradient of every pre-activation a_t
-    dh_t = np.empty((N, H), dtype=dtype)  # total gradient of h_t
-    dh_next = np.zeros((N, H), dtype=dtype)  # gradient flowing back from step t+1
+    dh = zero_padded(dh, cache.lengths)  # (N, T, H): padded outputs are constants
+    dx = [None] * T
+    dWx = dWh = db = 0.0  # sums over the steps
+    dh_prev = np.zeros_like(cache.h0)  # what step t + 1 sends back to h_t
     for t in reversed(range(T)):
-        np.add(dh[:, t], dh_next, out=dh_t)
-        np.square(cache.h[:, t], out=da[:, t])
-        np.subtract(1.0, da[:, t], out=da[:, t])  # tanh'(a_t) = 1 - h_t^2
-        da[:, t] *= dh_t  # (pre-activation-gradient)
-        np.matmul(da[:, t], cache.Wh.T, out=dh_next)  # (bptt-recursion): to step t - 1
-    # (bptt-weights): sums over the steps and the sequences, one product over all N*T rows
-    h_prev = np.concatenate([cache.h0[:, None], cache.h[:, :-1]], axis=1)  # (N, T, H): h_{t-1} of each step
-    da_rows = da.reshape(N * T, H)  # every step of every sequence as one row
-    dx = (da_rows @ cache.Wx.T).reshape(N, T, D)  # (N, T, D)
-    dWx = cache.x.reshape(N * T, D).T @ da_rows  # (D, H)
-    dWh = h_prev.reshape(N * T, H).T @ da_rows  # (H, H)
-    db = da_rows.sum(axis=0)  # (H,)
-    return dx, dh_next, dWx, dWh, db
+        dx[t], dh_prev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dh_prev, cache.step(t))
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t  # (bptt-weights)
+    return np.stack(dx, axis=1), dh_prev, dWx, dWh, db  # dx (N, T, D)
 
 
 def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
@@ -448,7 +387,7 @@ def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
         ``b`` and ``bias_hh{suffix}`` (H,) of zeros. Wrap the values with ``torch.from_numpy`` and
         pass them to ``load_state_dict``.
     """
-    _check_params(Dims("to_torch"), Wx, Wh, b)
+    check_weights(Dims("to_torch"), 1, Wx, Wh, b=b)
     return torch_state(Wx, Wh, b, np.zeros_like(b), suffix)
 
 
@@ -476,5 +415,5 @@ def from_torch(params: Mapping, *, suffix: str = "_l0"):
     """
     Wx, Wh, bias_ih, bias_hh = numpy_params(params, suffix)
     b = bias_ih + bias_hh  # (H,)
-    _check_params(Dims("from_torch"), Wx, Wh, b)
+    check_weights(Dims("from_torch"), 1, Wx, Wh, b=b)
     return Wx, Wh, b

@@ -65,12 +65,9 @@ def truncated_rnn_backward(dh, cache: RNNCache, k: int):
 
     Returns
     -------
-    dx : ndarray of shape (N, T, D)
-    dh0 : ndarray of shape (N, H)
-        Gradient with respect to the initial state, which only the first chunk reaches.
-    dWx : ndarray of shape (D, H)
-    dWh : ndarray of shape (H, H)
-    db : ndarray of shape (H,)
+    dx, dh0, dWx, dWh, db : ndarray
+        What :func:`~companion.ref.rnn.rnn_backward` returns, with the same shapes; ``dh0``, the
+        gradient with respect to the initial state, is reached by the first chunk only.
 
     Raises
     ------

@@ -47,6 +47,12 @@ def grad_norm(parameters: Iterable[torch.Tensor]) -> float:
     return _norm(_grads(parameters))
 
 
+def _check_threshold(where: str, name: str, value) -> None:
+    """A clipping threshold is a finite number > 0; ``where`` names the function the user called."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{where}: expected {name} > 0, got {value!r}")
+
+
 def _norm(grads: list[torch.Tensor]) -> float:
     per_device: dict[torch.device, list[torch.Tensor]] = {}
     for g in grads:  # squares summed on each gradient's device: one read-back per device, not per tensor
@@ -61,7 +67,7 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float) -> float
     Parameters
     ----------
     parameters : iterable of torch.Tensor
-        Parameters whose ``.grad`` is modified in place.
+        Parameters whose ``.grad`` is rescaled in place, all by the same factor.
     max_norm : float
         Threshold :math:`\\theta > 0`.
 
@@ -97,8 +103,7 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float) -> float
     >>> clip_grad_norm([p], 1.0), p.grad.tolist()
     (5.0, [0.6000000238418579, 0.800000011920929])
     """
-    if not (isinstance(max_norm, (int, float)) and math.isfinite(max_norm) and max_norm > 0):
-        raise ValueError(f"clip_grad_norm: expected max_norm > 0, got {max_norm!r}")
+    _check_threshold("clip_grad_norm", "max_norm", max_norm)
     grads = _grads(parameters)
     norm = _norm(grads)
     if not math.isfinite(norm):
@@ -115,7 +120,7 @@ def clip_grad_value(parameters: Iterable[torch.Tensor], clip_value: float) -> No
     Parameters
     ----------
     parameters : iterable of torch.Tensor
-        Parameters whose ``.grad`` is modified in place.
+        Parameters whose ``.grad`` is clamped in place, entry by entry.
     clip_value : float
         Bound :math:`c > 0`.
 
@@ -140,7 +145,6 @@ def clip_grad_value(parameters: Iterable[torch.Tensor], clip_value: float) -> No
     >>> clip_grad_value([p], 1.0); p.grad.tolist()
     [1.0, -0.5]
     """
-    if not (isinstance(clip_value, (int, float)) and math.isfinite(clip_value) and clip_value > 0):
-        raise ValueError(f"clip_grad_value: expected clip_value > 0, got {clip_value!r}")
+    _check_threshold("clip_grad_value", "clip_value", clip_value)
     for g in _grads(parameters):
         g.clamp_(-clip_value, clip_value)

@@ -1,14 +1,16 @@
-"""Training torch models: one small, explicit loop used from chapter 4 onwards.
+"""The training loop of every chapter from chapter 4 on: :func:`fit`, :func:`evaluate`, :func:`to_tensors`.
 
 :func:`fit` runs a fixed number of optimizer steps and returns a :class:`History` of the loss and of
-the gradient norm *before* clipping at every step. It clips gradients by value and/or by norm, stops
-early when a target is reached, shows a tqdm progress bar only where someone can watch it, and never
-applies an update whose gradient (or loss) is not finite. Nothing here seeds a random generator:
-pass seeded data and seed the model's initialisation yourself.
+the gradient norm *before* clipping at every step. It clips gradients by value and/or by norm (with
+:mod:`companion.train.clipping`), stops early when a target is reached, shows a tqdm progress bar
+only where someone can watch it, and never applies an update whose gradient (or loss) is not
+finite. Nothing here seeds a random generator: pass seeded data and seed the model's initialisation
+yourself.
 
 A model is any ``torch.nn.Module``; what a batch is and how the loss is computed is left to a
-``loss_fn(model, batch)`` that returns a scalar tensor. :class:`Readout` turns a recurrent layer with
-``torch.nn``'s forward signature into a sequence-to-vector or sequence-to-sequence model.
+``loss_fn(model, batch)`` that returns a scalar tensor. :class:`~companion.train.readout.Readout`
+turns a recurrent layer with ``torch.nn``'s forward signature into a sequence-to-vector or
+sequence-to-sequence model.
 
 Nothing here moves a tensor between devices: the model, the batches and the optimizer stay where the
 caller put them (:func:`to_tensors` takes a ``device``), so the same code trains on a CPU, on a GPU
@@ -27,7 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.train.clipping import clip_grad_norm, clip_grad_value, grad_norm
+from companion._validate import positive_int
+from companion.train.clipping import _check_threshold, clip_grad_norm, clip_grad_value, grad_norm
 
 __all__ = ["History", "fit", "evaluate", "to_tensors"]
 
@@ -89,13 +92,11 @@ def _progress_bar(total: int, desc: str, enabled: bool):
 
 
 def _check_fit_args(steps, clip_norm, clip_value, eval_every, on_nonfinite, metric, callback, target) -> None:
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"fit: expected steps to be a positive int, got {steps!r}")
-    if not isinstance(eval_every, int) or isinstance(eval_every, bool) or eval_every < 1:
-        raise ValueError(f"fit: expected eval_every to be a positive int, got {eval_every!r}")
+    positive_int("fit", "steps", steps)
+    positive_int("fit", "eval_every", eval_every)
     for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-        if value is not None and not (isinstance(value, (int, float)) and 0 < value < math.inf):
-            raise ValueError(f"fit: expected {name} to be None or a positive number, got {value!r}")
+        if value is not None:
+            _check_threshold("fit", name, value)
     if on_nonfinite not in _NONFINITE:
         raise ValueError(f"fit: expected on_nonfinite in {_NONFINITE}, got {on_nonfinite!r}")
     for name, value in (("metric", metric), ("callback", callback)):
@@ -130,7 +131,7 @@ def _tuple_hint(returned: list) -> str:
     return (
         f"expected the model to return one tensor, got a tuple {_describe(tuples[0])} (torch.nn.RNN, LSTM "
         "and GRU return (output, h_n) or (output, (h_n, c_n))): wrap the layer in "
-        "companion.train.readout.Readout(rnn, out_features) for one prediction per sequence (per step with "
+        "companion.train.Readout(rnn, out_features) for one prediction per sequence (per step with "
         "every_step=True), or take the part you need inside loss_fn"
     )
 
@@ -194,10 +195,12 @@ def fit(
     steps : int
         Number of steps to run (fewer if the target is reached).
     clip_norm : float, optional
-        Rescale the gradients to this joint norm when they are longer (:func:`clip_grad_norm`).
+        Rescale the gradients to this joint norm when they are longer
+        (:func:`~companion.train.clipping.clip_grad_norm`).
     clip_value : float, optional
-        Clamp each gradient entry to ``[-clip_value, clip_value]`` (:func:`clip_grad_value`); applied
-        before ``clip_norm`` when both are given.
+        Clamp each gradient entry to ``[-clip_value, clip_value]``
+        (:func:`~companion.train.clipping.clip_grad_value`); applied before ``clip_norm`` when both are
+        given.
     metric : callable ``model -> float``, optional
         Evaluated every ``eval_every`` steps and after the last step, e.g. a held-out loss computed
         with :func:`evaluate`. Recorded in ``History.metric``.
@@ -235,9 +238,10 @@ def fit(
         For a non-positive ``steps``, ``eval_every``, ``clip_norm`` or ``clip_value``, an unknown
         ``on_nonfinite``, a loss that is not a scalar tensor, or an iterable that runs out of batches.
     TypeError
-        When ``loss_fn`` fails on a tuple that the model returned where a tensor was expected (a bare
+        When ``steps`` or ``eval_every`` is not an int, ``metric`` or ``callback`` is not callable, or
+        when ``loss_fn`` fails on a tuple that the model returned where a tensor was expected (a bare
         ``torch.nn.LSTM`` returns ``(output, (h_n, c_n))``): the message says so and points to
-        :class:`Readout`.
+        :class:`~companion.train.readout.Readout`.
     FloatingPointError
         With ``on_nonfinite="raise"``, at the first step whose loss or gradient norm is not finite.
 
@@ -262,6 +266,7 @@ def fit(
     Examples
     --------
     >>> from companion.data.tasks import sum_task
+    >>> from companion.train.readout import Readout
     >>> _ = torch.manual_seed(0)
     >>> model = Readout(torch.nn.RNN(1, 8, batch_first=True), 1)
     >>> rng = np.random.default_rng(0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from companion._validate import positive_int
+
 __all__ = ["Readout"]
 
 
@@ -27,7 +29,9 @@ class Readout(nn.Module):
     Raises
     ------
     ValueError
-        If ``rnn`` is not batch first, or ``out_features`` is not a positive int.
+        If ``rnn`` is not batch first, or ``out_features < 1``.
+    TypeError
+        If ``out_features`` is not an int.
 
     Notes
     -----
@@ -45,8 +49,7 @@ class Readout(nn.Module):
         super().__init__()
         if not getattr(rnn, "batch_first", False):
             raise ValueError(f"Readout: expected a recurrent layer with batch_first=True, got {rnn!r}")
-        if not isinstance(out_features, int) or isinstance(out_features, bool) or out_features < 1:
-            raise ValueError(f"Readout: expected out_features to be a positive int, got {out_features!r}")
+        positive_int("Readout", "out_features", out_features)
         directions = 2 if getattr(rnn, "bidirectional", False) else 1
         hidden = (getattr(rnn, "proj_size", 0) or rnn.hidden_size) * directions
         self.rnn = rnn
@@ -60,6 +63,7 @@ class Readout(nn.Module):
         Parameters
         ----------
         x : Tensor of shape (N, T, D)
+            A batch of N sequences of T steps, batch first, as ``rnn`` reads it.
 
         Returns
         -------

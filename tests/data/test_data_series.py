@@ -168,21 +168,27 @@ def test_the_split_keeps_its_own_read_only_copy():
 
 
 @pytest.mark.parametrize(
-    "values, kwargs, message",
+    "values, kwargs, error, message",
     [
-        (np.zeros((10, 2)), {}, r"expected values of shape \(T,\), got \(10, 2\)"),
-        (np.r_[np.arange(10.0), np.nan], {}, r"expected finite values, got NaN or inf at steps \[10\]"),
-        (np.arange(10.0), {"valid": 0}, "expected valid to be a positive int, got 0"),
-        (np.arange(10.0), {"test": 2.5}, "expected test to be a positive int, got 2.5"),
+        (np.zeros((10, 2)), {}, ValueError, r"expected values of shape \(T,\), got \(10, 2\)"),
+        (
+            np.r_[np.arange(10.0), np.nan],
+            {},
+            ValueError,
+            r"expected finite values, got NaN or inf at steps \[10\]",
+        ),
+        (np.arange(10.0), {"valid": 0}, ValueError, "expected valid >= 1, got 0"),
+        (np.arange(10.0), {"test": 2.5}, TypeError, "expected test to be an int, got float 2.5"),
         (
             np.arange(10.0),
             {"valid": 4, "test": 4},
+            ValueError,
             r"expected at least valid \+ test \+ 3 = 11 values, got 10",
         ),
     ],
 )
-def test_split_refuses_bad_series(values, kwargs, message):
-    with pytest.raises(ValueError, match=f"SeriesSplit: {message}"):
+def test_split_refuses_bad_series(values, kwargs, error, message):
+    with pytest.raises(error, match=f"SeriesSplit: {message}"):
         SeriesSplit(values, **{"valid": 2, "test": 2, **kwargs})
 
 
@@ -192,9 +198,9 @@ def test_windows_refuse_bad_arguments():
         ValueError, match=r"expected a part in \('train', 'valid', 'test'\), got 'validation'"
     ):
         split.windows("validation", 3)
-    with pytest.raises(ValueError, match="expected input_len to be a positive int, got 0"):
+    with pytest.raises(ValueError, match="SeriesSplit.windows: expected input_len >= 1, got 0"):
         split.windows("train", 0)
-    with pytest.raises(ValueError, match="expected horizon to be a positive int, got -1"):
+    with pytest.raises(ValueError, match="SeriesSplit.windows: expected horizon >= 1, got -1"):
         split.windows("train", 3, -1)
     with pytest.raises(
         ValueError, match=r"part 'test' spans steps 35..39; no window of 3 inputs and 6 targets"

@@ -60,10 +60,18 @@ def test_randomness_must_be_explicit(name):
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))
-@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
-def test_first_size_must_be_a_positive_int(name, bad):
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (0, ValueError, "expected n >= 1, got 0"),
+        (-1, ValueError, "expected n >= 1, got -1"),
+        (2.0, TypeError, "expected n to be an int, got float 2.0"),
+        (True, TypeError, "expected n to be an int, got bool True"),
+    ],
+)
+def test_first_size_must_be_a_positive_int(name, bad, error, message):
     args, kwargs = GENERATORS[name]
-    with pytest.raises(ValueError, match=f"{name}: expected n to be a positive int"):
+    with pytest.raises(error, match=f"{name}: {message}"):
         getattr(tasks, name)(bad, *args[1:], rng=0, **kwargs)
 
 
@@ -73,7 +81,7 @@ def test_sum_task_values():
     assert x.dtype == y.dtype == np.float64
     assert np.all(np.abs(x) <= 1.0)
     np.testing.assert_allclose(y[:, 0], [sum(x[n, :, 0]) for n in range(6)], rtol=1e-13)
-    with pytest.raises(ValueError, match="sum_task: expected length to be a positive int, got 0"):
+    with pytest.raises(ValueError, match="sum_task: expected length >= 1, got 0"):
         tasks.sum_task(2, 0, rng=0)
 
 
@@ -136,7 +144,7 @@ def test_adding_problem_constant_baseline_is_one_sixth():
 def test_adding_problem_rejects_too_short_sequences():
     with pytest.raises(ValueError, match="adding_problem: expected length >= 2"):
         tasks.adding_problem(3, 1, rng=0)
-    with pytest.raises(ValueError, match="adding_problem: expected length to be a positive int"):
+    with pytest.raises(ValueError, match="adding_problem: expected length >= 1, got 0"):
         tasks.adding_problem(3, 0, rng=0)
 
 
@@ -165,17 +173,17 @@ def test_copy_task_symbols_are_uniform():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        ({"seq_len": 0}, "expected seq_len to be a positive int"),
-        ({"delay": 0}, "expected delay to be a positive int"),
-        ({"n_symbols": 1}, "expected n_symbols >= 2"),
-        ({"n_symbols": 2.5}, "expected n_symbols to be a positive int"),
+        ({"seq_len": 0}, ValueError, "expected seq_len >= 1, got 0"),
+        ({"delay": 0}, ValueError, "expected delay >= 1, got 0"),
+        ({"n_symbols": 1}, ValueError, "expected n_symbols >= 2"),
+        ({"n_symbols": 2.5}, TypeError, "expected n_symbols to be an int, got float 2.5"),
     ],
 )
-def test_copy_task_rejects_bad_sizes(kwargs, message):
+def test_copy_task_rejects_bad_sizes(kwargs, error, message):
     args = {"seq_len": 3, "delay": 2, "n_symbols": 4} | kwargs
-    with pytest.raises(ValueError, match="copy_task: " + message):
+    with pytest.raises(error, match="copy_task: " + message):
         tasks.copy_task(2, args["seq_len"], args["delay"], rng=0, n_symbols=args["n_symbols"])
 
 
@@ -237,6 +245,14 @@ def test_peak_tagging_a_causal_tagger_is_capped_at_seven_eighths():
     np.testing.assert_array_equal(future, y[:, 1:-1])
 
 
+def test_the_two_taggers_label_the_same_sequences_for_the_same_seed():
+    x_peak, y_peak, lengths_peak = tasks.peak_tagging(50, 3, 9, rng=7)
+    x_between, y_between, lengths_between = tasks.between_tagging(50, 3, 9, rng=7)
+    np.testing.assert_array_equal(x_peak, x_between)
+    np.testing.assert_array_equal(lengths_peak, lengths_between)
+    assert not np.array_equal(y_peak, y_between)
+
+
 def test_between_tagging_caps_of_a_causal_and_of_a_sum_of_one_sided_scores():
     x, y, _ = tasks.between_tagging(40000, 12, 12, rng=3)
     v, target = x[:, 1:-1, 0], y[:, 1:-1]  # inner positions, (N, T-2)
@@ -252,14 +268,14 @@ def test_between_tagging_caps_of_a_causal_and_of_a_sum_of_one_sided_scores():
 
 @pytest.mark.parametrize("name", TAGGERS)
 @pytest.mark.parametrize(
-    "lo, hi, message",
+    "lo, hi, error, message",
     [
-        (1, 5, "expected 2 <= min_length <= max_length, got min_length=1, max_length=5"),
-        (6, 5, "expected 2 <= min_length <= max_length, got min_length=6, max_length=5"),
-        (0, 5, "expected min_length to be a positive int, got 0"),
-        (2, 5.0, "expected max_length to be a positive int, got 5.0"),
+        (1, 5, ValueError, "expected 2 <= min_length <= max_length, got min_length=1, max_length=5"),
+        (6, 5, ValueError, "expected 2 <= min_length <= max_length, got min_length=6, max_length=5"),
+        (0, 5, ValueError, "expected min_length >= 1, got 0"),
+        (2, 5.0, TypeError, "expected max_length to be an int, got float 5.0"),
     ],
 )
-def test_tagging_rejects_bad_lengths(name, lo, hi, message):
-    with pytest.raises(ValueError, match=f"{name}: {message}"):
+def test_tagging_rejects_bad_lengths(name, lo, hi, error, message):
+    with pytest.raises(error, match=f"{name}: {message}"):
         getattr(tasks, name)(4, lo, hi, rng=0)

@@ -172,7 +172,7 @@ def test_load_refuses_corrupt_and_mismatched_files(tmp_path):
     with pytest.raises(ValueError, match="cannot read .*junk.pt as a saved CharLM"):
         load(tmp_path / "junk.pt")
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="expected a file written by companion.lm.charlm.save"):
+    with pytest.raises(ValueError, match="expected a file written by companion.lm.save"):
         load(tmp_path / "other.pt")
     model = _model("gru").float()
     save(model, tmp_path / "lm.pt")

@@ -254,58 +254,89 @@ def test_parameters_construction_and_repr():
     torch.testing.assert_close(list(additive.parameters()), list(fresh.parameters()), rtol=0, atol=0)
 
 
-def test_errors_name_the_expected_and_the_actual_value():
-    attention = AdditiveAttention(DQ, DK, H, dtype=F64)
-    q, k, v = inputs(9)
-    with pytest.raises(
+def _additive():
+    return AdditiveAttention(DQ, DK, H, dtype=F64)
+
+
+Q, K, V = (x.detach() for x in inputs(9))
+ERRORS = [  # (call, exception, message): each message names the module, the expected and the actual value
+    (
+        lambda: _additive()(Q, torch.zeros(N, TK, 4, dtype=F64), V),
         ShapeError,
-        match=r"AdditiveAttention: expected keys of shape \(N, Tk, Dk\) = \(3, Tk, 3\), got \(3, 5, 4\)",
-    ):
-        attention(q, torch.zeros(N, TK, 4, dtype=F64), v)
-    with pytest.raises(
-        ShapeError, match=r"expected values of shape \(N, Tk, Dv\) = \(3, 5, Dv\), got \(2, 5, 2\)"
-    ):
-        attention(q, k, v[:2])
-    with pytest.raises(ShapeError, match=r"expected queries of shape \(N, Tq, Dq\) or \(N, Dq\), got \(4,\)"):
-        attention(q[0, 0], k, v)
-    with pytest.raises(ShapeError, match=r"expected mask of shape \(N, Tk\) = \(3, 5\), got \(3, 4\)"):
-        attention(q, k, v, mask=MASK[:, :4])
-    with pytest.raises(DTypeError, match="expected mask to be a bool tensor"):
-        attention(q, k, v, mask=MASK.int())
-    with pytest.raises(ShapeError, match=r"expected lengths between 0 and 5, got \[6, 1, 1\]"):
-        attention(q, k, v, lengths=[6, 1, 1])
-    with pytest.raises(ShapeError, match=r"expected lengths of shape \(N,\) = \(3,\), got \(2,\)"):
-        attention(q, k, v, lengths=[1, 1])
-    with pytest.raises(DTypeError, match="expected integer lengths"):
-        attention(q, k, v, lengths=torch.tensor([1.0, 2.0, 3.0]))
-    with pytest.raises(ShapeError, match="expected mask or lengths, not both"):
-        attention(q, k, v, mask=MASK, lengths=LENGTHS)
-    with pytest.raises(
-        DTypeError, match=r"expected keys of dtype torch.float64 \(the parameters'\), got torch.float32"
-    ):
-        attention(q, k.float(), v)
-    with pytest.raises(
-        DTypeError, match=r"expected values of dtype torch.float64 \(the queries'\), got torch.float32"
-    ):
-        DotProductAttention()(q[..., :DK], k, v.float())
-    with pytest.raises(
+        r"AdditiveAttention: expected keys of shape \(N, Tk, Dk\) = \(3, Tk, 3\), got \(3, 5, 4\)",
+    ),
+    (
+        lambda: _additive()(Q, K, V[:2]),
         ShapeError,
-        match=r"DotProductAttention: expected keys of shape \(N, Tk, D\) = \(3, Tk, 4\), got \(3, 5, 3\)",
-    ):
-        DotProductAttention()(q, k, v)
-    with pytest.raises(ShapeError, match="key_size=3 needs query_size"):
-        DotProductAttention(key_size=3)
-    with pytest.raises(DTypeError, match="expected scale to be a bool"):
-        DotProductAttention(scale=1.0)
-    with pytest.raises(ShapeError, match="expected hidden_size > 0, got 0"):
-        AdditiveAttention(2, 2, 0)
-    with pytest.raises(
-        ShapeError, match=r"expected mask broadcastable to scores of shape \(2, 3\), got \(2,\)"
-    ):
-        masked_softmax(torch.zeros(2, 3), torch.tensor([True, False]))
-    with pytest.raises(ShapeError, match="expected dim > 0"):
-        masked_softmax(torch.zeros(2, 3), lengths=[1, 1, 1], dim=0)
-    with pytest.raises(ShapeError, match=r"expected dim in \[-2, 1\]"):
-        masked_softmax(torch.zeros(2, 3), dim=2)
-    with pytest.raises(DTypeError, match="expected scores to be a floating-point tensor"):
-        masked_softmax(torch.zeros(2, 3, dtype=torch.long))
+        r"expected values of shape \(N, Tk, Dv\) = \(3, 5, Dv\), got \(2, 5, 2\)",
+    ),
+    (
+        lambda: _additive()(Q[0, 0], K, V),
+        ShapeError,
+        r"expected queries of shape \(N, Tq, Dq\) or \(N, Dq\), got \(4,\)",
+    ),
+    (
+        lambda: _additive()(Q, K, V, mask=MASK[:, :4]),
+        ShapeError,
+        r"expected mask of shape \(N, Tk\) = \(3, 5\), got \(3, 4\)",
+    ),
+    (lambda: _additive()(Q, K, V, mask=MASK.int()), DTypeError, "expected mask to be a bool tensor"),
+    (
+        lambda: _additive()(Q, K, V, lengths=[6, 1, 1]),
+        ShapeError,
+        r"expected every length <= T = 5, got max length 6",
+    ),
+    (lambda: _additive()(Q, K, V, lengths=[-1, 1, 1]), ShapeError, r"expected every length >= 0"),
+    (
+        lambda: _additive()(Q, K, V, lengths=[1, 1]),
+        ShapeError,
+        r"expected lengths of shape \(N,\) = \(3,\) \(one per sequence\), got \(2,\)",
+    ),
+    (
+        lambda: _additive()(Q, K, V, lengths=torch.tensor([1.0, 2.0, 3.0])),
+        DTypeError,
+        "expected lengths to hold integers",
+    ),
+    (
+        lambda: _additive()(Q, K, V, mask=MASK, lengths=LENGTHS),
+        ValueError,
+        "expected mask or lengths, not both",
+    ),
+    (
+        lambda: _additive()(Q, K.float(), V),
+        DTypeError,
+        r"expected keys of dtype torch.float64 \(the parameters'\), got torch.float32",
+    ),
+    (
+        lambda: DotProductAttention()(Q[..., :DK], K, V.float()),
+        DTypeError,
+        r"expected values of dtype torch.float64 \(the queries'\), got torch.float32",
+    ),
+    (
+        lambda: DotProductAttention()(Q, K, V),
+        ShapeError,
+        r"DotProductAttention: expected keys of shape \(N, Tk, D\) = \(3, Tk, 4\), got \(3, 5, 3\)",
+    ),
+    (lambda: DotProductAttention(key_size=3), ValueError, "key_size=3 needs query_size"),
+    (lambda: DotProductAttention(scale=1.0), DTypeError, "expected scale to be a bool"),
+    (lambda: AdditiveAttention(2, 2, 0), ValueError, "expected hidden_size > 0, got 0"),
+    (
+        lambda: masked_softmax(torch.zeros(2, 3), torch.tensor([True, False])),
+        ShapeError,
+        r"expected mask broadcastable to scores of shape \(2, 3\), got \(2,\)",
+    ),
+    (lambda: masked_softmax(torch.zeros(2, 3), lengths=[1, 1, 1], dim=0), ValueError, "expected dim > 0"),
+    (lambda: masked_softmax(torch.zeros(2, 3), dim=2), ValueError, r"expected dim in \[-2, 1\]"),
+    (lambda: masked_softmax(torch.zeros(2, 3), dim=1.0), DTypeError, "expected dim to be an int"),
+    (
+        lambda: masked_softmax(torch.zeros(2, 3, dtype=torch.long)),
+        DTypeError,
+        "expected scores to be a floating-point tensor",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, match", ERRORS, ids=[match[:40] for _, _, match in ERRORS])
+def test_errors_name_the_expected_and_the_actual_value(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

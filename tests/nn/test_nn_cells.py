@@ -188,3 +188,12 @@ def test_lstm_cell_refuses_a_state_that_is_not_a_pair():
         cells.LSTMCell(D, H)(torch.zeros(N, D), (h, h, h))
     with pytest.raises(TypeError, match="LSTMCell: expected hx to be a tuple"):
         cells.LSTMCell(D, H)(torch.zeros(N, D), (h,))
+
+
+def test_each_cell_stacks_the_gate_blocks_of_its_kind_and_runs_its_step():
+    from companion.nn.kinds import KINDS
+
+    for cell, mode in [(cells.RNNCell, "RNN_TANH"), (cells.LSTMCell, "LSTM"), (cells.GRUCell, "GRU")]:
+        assert cell(D, H).weight_ih.shape == (KINDS[mode].gates * H, D)
+    assert cells.LSTMCell._step_function is KINDS["LSTM"].step
+    assert cells.GRUCell._step_function is KINDS["GRU"].step

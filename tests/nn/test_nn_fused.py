@@ -130,7 +130,7 @@ def test_lstm_without_biases_equals_autograd_and_passes_gradcheck(masked):
 def test_the_layers_run_the_fused_path_by_default_and_fall_back_for_a_projection(monkeypatch):
     calls = []
     original = fused.lstm_recurrence
-    monkeypatch.setattr(fused, "lstm_recurrence", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(fused, "lstm_recurrence", lambda *a, **k: calls.append(1) or original(*a, **k))
     x = torch.randn(2, 6, 3)
     cnn.LSTM(3, 4, batch_first=True)(x)
     assert calls == [1]

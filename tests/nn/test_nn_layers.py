@@ -247,17 +247,15 @@ def test_bad_variable_length_input_names_what_was_expected():
         lstm(x, (h0, torch.zeros(4, N, H)))
     with pytest.raises(RuntimeError, match=r"num_layers·directions = 4"):
         lstm(x, (h0, torch.zeros(4, N, H)))
-    with pytest.raises(
-        ValueError, match=r"GRU: expected every length <= 5 \(the padded time axis\), got max length 6"
-    ):
+    with pytest.raises(ValueError, match=r"GRU: expected every length <= T = 5, got max length 6"):
         cnn.GRU(D, H, batch_first=True)(x, lengths=[6, 2, 1])
     with pytest.raises(ValueError, match=r"RNN: expected every length >= 1, got \[3, 0, 2\]"):
         cnn.RNN(D, H, batch_first=True)(x, lengths=[3, 0, 2])
     with pytest.raises(
-        ValueError, match=r"RNN: expected lengths of shape \(3,\) \(one per sequence\), got \(2,\)"
+        ValueError, match=r"RNN: expected lengths of shape \(N,\) = \(3,\) \(one per sequence\), got \(2,\)"
     ):
         cnn.RNN(D, H, batch_first=True)(x, lengths=[3, 2])
-    with pytest.raises(TypeError, match="RNN: expected integer lengths, got a tensor of dtype torch.float32"):
+    with pytest.raises(TypeError, match="RNN: expected lengths to hold integers, got dtype float32"):
         cnn.RNN(D, H, batch_first=True)(x, lengths=torch.tensor([3.0, 2.0, 1.0]))
     with pytest.raises(ValueError, match="LSTM: a PackedSequence carries its lengths"):
         lstm(pack_padded_sequence(x, torch.tensor([5, 3, 2]), batch_first=True), lengths=[5, 3, 2])

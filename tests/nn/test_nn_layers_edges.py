@@ -11,7 +11,7 @@ import torch
 
 import companion
 from companion import nn as cnn
-from companion.nn.errors import DTypeError, ShapeError
+from companion.nn.errors import ArgumentError, DTypeError, ShapeError
 
 D, H = 4, 6
 LAYERS = {"RNN": cnn.RNN, "LSTM": cnn.LSTM, "GRU": cnn.GRU}
@@ -29,12 +29,12 @@ def full(message):
     "options, error, message",
     [
         ({"input_size": 2.0}, DTypeError, "expected input_size to be an int, got float"),
-        ({"hidden_size": 0}, ShapeError, "expected hidden_size > 0, got 0"),
+        ({"hidden_size": 0}, ArgumentError, "expected hidden_size > 0, got 0"),
         ({"num_layers": "2"}, DTypeError, "expected num_layers to be an int, got str"),
         ({"bias": 1}, DTypeError, "expected bias to be a bool, got int 1"),
         ({"bidirectional": None}, DTypeError, "expected bidirectional to be a bool, got NoneType None"),
-        ({"dropout": True}, ShapeError, "expected dropout to be a number in [0, 1], got True"),
-        ({"dropout": 1.5}, ShapeError, "expected dropout to be a number in [0, 1], got 1.5"),
+        ({"dropout": True}, DTypeError, "expected dropout to be a number in [0, 1], got True"),
+        ({"dropout": 1.5}, ArgumentError, "expected dropout to be a number in [0, 1], got 1.5"),
     ],
 )
 def test_constructor_errors_name_the_layer_the_argument_and_the_value(name, options, error, message):
@@ -52,32 +52,32 @@ def test_dropout_one_and_any_integral_num_layers_are_accepted_like_torch(name):
 
 
 @pytest.mark.parametrize(
-    "proj_size, message",
+    "proj_size, error, message",
     [
-        (-1, "expected proj_size to be an int >= 0 (0: no projection), got -1"),
-        (True, "expected proj_size to be an int >= 0 (0: no projection), got True"),
-        (2.0, "expected proj_size to be an int >= 0 (0: no projection), got 2.0"),
-        (H, f"expected proj_size < hidden_size = {H}, got {H}"),
+        (-1, ArgumentError, "expected proj_size to be an int >= 0 (0: no projection), got -1"),
+        (True, DTypeError, "expected proj_size to be an int >= 0 (0: no projection), got True"),
+        (2.0, DTypeError, "expected proj_size to be an int >= 0 (0: no projection), got 2.0"),
+        (H, ArgumentError, f"expected proj_size < hidden_size = {H}, got {H}"),
     ],
 )
-def test_a_projection_must_be_an_int_smaller_than_hidden_size(proj_size, message):
-    with pytest.raises(ShapeError, match=full(f"LSTM: {message}")):
+def test_a_projection_must_be_an_int_smaller_than_hidden_size(proj_size, error, message):
+    with pytest.raises(error, match=full(f"LSTM: {message}")):
         cnn.LSTM(D, H, proj_size=proj_size)
 
 
 @pytest.mark.parametrize("name", ["RNN", "GRU"])
 def test_only_the_lstm_takes_proj_size_or_extra_keywords(name):
     with pytest.raises(
-        ShapeError, match=full(f"{name}: proj_size is only supported by LSTM, got proj_size=2")
+        ArgumentError, match=full(f"{name}: proj_size is only supported by LSTM, got proj_size=2")
     ):
         LAYERS[name](D, H, proj_size=2)
-    with pytest.raises(DTypeError, match=full(f"{name}: unexpected keyword argument 'forget_bias'")):
+    with pytest.raises(TypeError, match=full(f"{name}: unexpected keyword argument 'forget_bias'")):
         LAYERS[name](D, H, forget_bias=1.0)
 
 
 def test_a_forget_bias_without_bias_is_refused_by_name():
     with pytest.raises(
-        ShapeError, match=full("LSTM: forget_bias=1.0 needs bias=True (there is no bias to shift)")
+        ArgumentError, match=full("LSTM: forget_bias=1.0 needs bias=True (there is no bias to shift)")
     ):
         cnn.LSTM(D, H, bias=False, forget_bias=1.0)
 
@@ -319,7 +319,7 @@ def test_cell_errors_name_the_cell_and_the_argument(name):
 
 def test_a_forget_bias_without_bias_is_refused_by_the_cell_too():
     with pytest.raises(
-        ShapeError, match=full("LSTMCell: forget_bias=1.0 needs bias=True (there is no bias to shift)")
+        ArgumentError, match=full("LSTMCell: forget_bias=1.0 needs bias=True (there is no bias to shift)")
     ):
         cnn.LSTMCell(D, H, bias=False, forget_bias=1.0)
 

@@ -333,14 +333,23 @@ def test_length_normalisation_changes_the_winner():
     [
         (
             lambda s, st: beam_search(s, st, 2, beam_size=0, sos=1, eos=2, max_len=3),
-            ShapeError,
-            "beam_size >= 1, got 0",
+            ValueError,
+            "beam_search: expected beam_size > 0, got 0",
         ),
-        (lambda s, st: greedy_search(s, st, 2, sos=1, eos=2, max_len=0), ShapeError, "max_len >= 1, got 0"),
+        (
+            lambda s, st: greedy_search(s, st, 2, sos=1, eos=2, max_len=0),
+            ValueError,
+            "greedy_search: expected max_len > 0, got 0",
+        ),
         (
             lambda s, st: greedy_search(s, st, 2, sos=1, eos=2, max_len=3, alpha=-1),
-            ShapeError,
-            "alpha to be a number >= 0",
+            ValueError,
+            "expected alpha >= 0, got -1",
+        ),
+        (
+            lambda s, st: greedy_search(s, st, 2, sos=1, eos=2, max_len=3, alpha="1"),
+            DTypeError,
+            "expected alpha to be a number, got str",
         ),
         (
             lambda s, st: beam_search(s, st, 2.0, beam_size=2, sos=1, eos=2, max_len=3),
@@ -378,6 +387,12 @@ def test_model_errors():
         model(src.float(), lengths, src)
     with pytest.raises(ShapeError, match=r"tgt_in of shape \(N, T\) = \(4, T\), got \(3, 2\)"):
         model(src, lengths, torch.ones(3, 2, dtype=torch.int64))
+    with pytest.raises(ShapeError, match=r"Seq2Seq: expected every length <= T = 6, got max length 7"):
+        model.encode(src, lengths + 1)
+    with pytest.raises(ValueError, match="Seq2Seq: expected max_len > 0, got 0"):
+        model.greedy_decode(src, lengths, max_len=0)
+    with pytest.raises(ValueError, match="Seq2Seq: expected beam_size > 0, got 0"):
+        model.beam_decode(src, lengths, beam_size=0, max_len=3)
     assert isinstance(model.encode(src, lengths)[0], Memory)
 
 

@@ -1,18 +1,19 @@
-"""companion.nn.transformer: self-attention and the encoder layer equal torch.nn with copied weights;
-causal masks never let position t see t + 1; padded keys are inert; the decoder's cache is exact."""
+"""companion.nn.mha and companion.nn.transformer: self-attention and the encoder layer equal torch.nn
+with copied weights; causal masks never let position t see t + 1; padded keys are inert; the decoder's
+cache is exact."""
 
 import math
 
 import pytest
 import torch
 
+from companion.nn import transformer
 from companion.nn.errors import DTypeError, ShapeError
+from companion.nn.mha import MultiheadAttention, causal_mask
 from companion.nn.transformer import (
     DecoderBlock,
-    MultiheadAttention,
     PositionalEncoding,
     TransformerEncoderLayer,
-    causal_mask,
     sinusoidal_encoding,
 )
 
@@ -165,6 +166,8 @@ def test_positional_encoding_offset_and_learned():
     assert [n for n, _ in learned.named_parameters()] == ["weight"]
     with pytest.raises(ShapeError, match=r"offset \+ T <= max_len = 10"):
         pe(x, offset=8)
+    with pytest.raises(ValueError, match=r"PositionalEncoding: expected offset >= 0, got -1"):
+        pe(x, offset=-1)
 
 
 def test_without_positions_self_attention_is_permutation_equivariant():
@@ -177,14 +180,28 @@ def test_without_positions_self_attention_is_permutation_equivariant():
 
 def test_errors():
     attention = MultiheadAttention(8, 2)
-    with pytest.raises(ShapeError, match=r"expected embed_dim divisible by num_heads, got 8 and 3"):
+    with pytest.raises(ValueError, match=r"expected embed_dim divisible by num_heads, got 8 and 3"):
         MultiheadAttention(8, 3)
+    with pytest.raises(ValueError, match=r"TransformerEncoderLayer: expected d_model divisible by nhead"):
+        TransformerEncoderLayer(8, 3)
+    with pytest.raises(ValueError, match=r"only batch_first=True"):
+        MultiheadAttention(8, 2, batch_first=False)
     with pytest.raises(ShapeError, match=r"expected query of shape \(N, T, 8\), got \(3, 5\)"):
         attention(torch.zeros(3, 5), torch.zeros(3, 5, 8), torch.zeros(3, 5, 8))
     with pytest.raises(DTypeError, match=r"expected query of dtype torch.float32"):
         attention(*[torch.zeros(1, 2, 8, dtype=torch.float64)] * 3)
     with pytest.raises(ShapeError, match=r"expected key_padding_mask of shape \(N, Tk\) = \(1, 2\)"):
         attention(*[torch.zeros(1, 2, 8)] * 3, key_padding_mask=torch.zeros(1, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"expected key_padding_mask or lengths, not both"):
+        attention(
+            *[torch.zeros(1, 2, 8)] * 3, key_padding_mask=torch.zeros(1, 2, dtype=torch.bool), lengths=[2]
+        )
+    with pytest.raises(ShapeError, match=r"expected every length <= T = 2, got max length 3"):
+        attention(*[torch.zeros(1, 2, 8)] * 3, lengths=[3])
+    with pytest.raises(ShapeError, match=r"TransformerEncoderLayer: expected src of shape \(N, T, 8\)"):
+        TransformerEncoderLayer(8, 2)(torch.zeros(3, 8))
+    with pytest.raises(ShapeError, match=r"DecoderBlock: expected src of shape \(N, T, 8\)"):
+        DecoderBlock(8, 2)(torch.zeros(3, 8))
     with pytest.raises(ShapeError, match=r"is_causal needs as many queries as keys, got 2 and 3"):
         attention(torch.zeros(1, 2, 8), torch.zeros(1, 3, 8), torch.zeros(1, 3, 8), is_causal=True)
     with pytest.raises(ValueError, match=r"expected activation 'relu', 'gelu' or a callable, got 'tanh'"):
@@ -204,3 +221,7 @@ def test_fused_path_without_weights_equals_the_explicit_softmax(is_causal):
     g_fused = torch.autograd.grad(fused.square().sum(), [x, *attention.parameters()])
     for a, b in zip(g_fused, g_explicit, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_transformer_still_exports_self_attention():
+    assert transformer.MultiheadAttention is MultiheadAttention and transformer.causal_mask is causal_mask

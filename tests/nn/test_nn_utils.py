@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from companion.nn import DTypeError, ShapeError
+from companion.nn import ArgumentError, DTypeError, ShapeError
 from companion.nn.utils import last_valid, lengths_to_mask, masked_mean
 
 
@@ -106,23 +106,27 @@ def test_padding_never_changes_the_results(lengths, extra, batch_first, seed):
         (
             lambda: lengths_to_mask(torch.ones(3, 2, dtype=torch.long)),
             ShapeError,
-            r"lengths_to_mask: expected lengths of shape \(N,\), got \(3, 2\)",
+            r"lengths_to_mask: expected lengths of shape \(N,\) \(one per sequence\), got \(3, 2\)",
         ),
         (lambda: lengths_to_mask([2, 0]), ShapeError, r"expected every length >= 1, got \[2, 0\]"),
-        (lambda: lengths_to_mask([2, 5], max_len=4), ShapeError, "expected every length <= 4"),
-        (lambda: lengths_to_mask([2.0, 1.0]), DTypeError, "expected integer lengths"),
+        (lambda: lengths_to_mask([2, 5], max_len=4), ShapeError, "expected every length <= T = 4"),
+        (
+            lambda: lengths_to_mask([2.0, 1.0]),
+            DTypeError,
+            "expected lengths to hold integers, got dtype float64",
+        ),
         (
             lambda: lengths_to_mask([2, 1], max_len=3.0),
             DTypeError,
             "expected max_len to be an int, got float",
         ),
-        (lambda: lengths_to_mask([2, 1], max_len=-1), ShapeError, "expected max_len >= 0, got -1"),
+        (lambda: lengths_to_mask([2, 1], max_len=-1), ArgumentError, "expected max_len >= 0, got -1"),
         (
             lambda: last_valid(torch.zeros(3, 4, 2), [4, 4]),
             ShapeError,
             r"last_valid: expected lengths of shape \(N,\) = \(3,\) for output \(N, T, H\) = \(3, 4, 2\), got \(2,\)",
         ),
-        (lambda: last_valid(torch.zeros(3, 4, 2), [4, 5, 1]), ShapeError, "expected every length <= 4"),
+        (lambda: last_valid(torch.zeros(3, 4, 2), [4, 5, 1]), ShapeError, "expected every length <= T = 4"),
         (
             lambda: last_valid(torch.zeros(4, 2), [4]),
             ShapeError,

@@ -86,10 +86,27 @@ def test_padded_batch_draws_every_valid_step_and_hatches_the_padding():
         f"{'ABC'[n]}{t + 1}" for n in range(3) for t in range(lengths[n])
     }
     assert ax.get_xlabel() and ax.get_ylabel()
-    with pytest.raises(ValueError, match=r"expected lengths of shape \(N,\)"):
-        plots.plot_padded_batch([[4, 2]])
-    with pytest.raises(ValueError, match=r"expected integer lengths in 1..20, got \[3, 0\]"):
-        plots.plot_padded_batch([3, 0])
+
+
+@pytest.mark.parametrize("name", ["plot_padded_batch", "plot_packed_batch"])
+@pytest.mark.parametrize(
+    "lengths, error, message",
+    [
+        ([[4, 2]], ValueError, r"expected lengths of shape \(N,\)"),
+        ([3, 0], ValueError, r"expected every length >= 1, got \[3, 0\]"),
+        ([3, 21], ValueError, r"expected every length <= T = 20, got max length 21"),
+        (
+            [2] * 9,
+            ValueError,
+            r"expected lengths of shape \(N,\) with 1 <= N <= 8 \(one colour per sequence\)",
+        ),
+        ([], ValueError, r"expected lengths of shape \(N,\) with 1 <= N <= 8 .*got shape \(0,\)"),
+        ([3.0, 2.0], TypeError, "expected lengths to hold integers, got dtype float64"),
+    ],
+)
+def test_batch_figures_refuse_lengths_they_cannot_draw(name, lengths, error, message):
+    with pytest.raises(error, match=f"{name}: {message}"):
+        getattr(plots, name)(lengths)
 
 
 @pytest.mark.parametrize("lengths", [[4, 2, 5], [1, 6, 3, 2], [3]])

@@ -234,9 +234,10 @@ def test_padded_inputs_are_never_read_and_full_lengths_change_nothing():
 
 
 def test_forward_rejects_bad_lengths(good):
-    with pytest.raises(ValueError, match=r"gru_forward: expected lengths of shape \(N,\) = \(4,\), got \(\)"):
-        gru.gru_forward(**good, lengths=5)
     with pytest.raises(
-        ValueError, match="gru_forward: expected lengths between 1 and T = 5, got values from -1 to 5"
+        ValueError,
+        match=r"gru_forward: expected lengths of shape \(N,\) = \(4,\) \(one per sequence\), got \(\)",
     ):
+        gru.gru_forward(**good, lengths=5)
+    with pytest.raises(ValueError, match=r"gru_forward: expected every length >= 1, got \[5, -1, 5, 5\]"):
         gru.gru_forward(**good, lengths=[5, -1, 5, 5])

@@ -219,10 +219,18 @@ def test_padded_inputs_are_never_read():
 @pytest.mark.parametrize(
     "lengths, error, message",
     [
-        ([4, 4, 4], ValueError, r"rnn_forward: expected lengths of shape \(N,\) = \(4,\), got \(3,\)"),
-        ([[1, 2, 3, 4]], ValueError, r"expected lengths of shape \(N,\) = \(4,\), got \(1, 4\)"),
-        ([1, 0, 5, 5], ValueError, r"expected lengths between 1 and T = 5, got values from 0 to 5"),
-        ([1, 2, 6, 5], ValueError, r"expected lengths between 1 and T = 5, got values from 1 to 6"),
+        (
+            [4, 4, 4],
+            ValueError,
+            r"rnn_forward: expected lengths of shape \(N,\) = \(4,\) \(one per sequence\), got \(3,\)",
+        ),
+        (
+            [[1, 2, 3, 4]],
+            ValueError,
+            r"expected lengths of shape \(N,\) = \(4,\) \(one per sequence\), got \(1, 4\)",
+        ),
+        ([1, 0, 5, 5], ValueError, r"expected every length >= 1, got \[1, 0, 5, 5\]"),
+        ([1, 2, 6, 5], ValueError, r"expected every length <= T = 5, got max length 6"),
         ([1.0, 2.0, 3.0, 4.0], TypeError, "expected lengths to hold integers, got dtype float64"),
         ([True, True, True, True], TypeError, "expected lengths to hold integers, got dtype bool"),
     ],

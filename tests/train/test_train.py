@@ -227,11 +227,11 @@ def test_fit_rejects_bad_arguments_and_short_data():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     batches = constant_batches([1.0, 1.0])
     for kwargs, message in [
-        ({"steps": 0}, "expected steps to be a positive int"),
-        ({"clip_norm": -1.0}, "expected clip_norm to be None or a positive number"),
-        ({"clip_value": 0}, "expected clip_value to be None or a positive number"),
+        ({"steps": 0}, "expected steps >= 1, got 0"),
+        ({"clip_norm": -1.0}, "expected clip_norm > 0, got -1.0"),
+        ({"clip_value": 0}, "expected clip_value > 0, got 0"),
         ({"on_nonfinite": "ignore"}, "expected on_nonfinite in"),
-        ({"eval_every": 0}, "expected eval_every to be a positive int"),
+        ({"eval_every": 0}, "expected eval_every >= 1, got 0"),
         ({"target": float("nan")}, "expected target to be None or a finite number"),
     ]:
         args = {"steps": 1} | kwargs
@@ -336,7 +336,7 @@ def test_readout_shapes_and_last_step(cls):
 def test_readout_rejects_time_first_layers_and_bad_sizes():
     with pytest.raises(ValueError, match="Readout: expected a recurrent layer with batch_first=True"):
         Readout(torch.nn.RNN(2, 3), 1)
-    with pytest.raises(ValueError, match="Readout: expected out_features to be a positive int, got 0"):
+    with pytest.raises(ValueError, match="Readout: expected out_features >= 1, got 0"):
         Readout(torch.nn.RNN(2, 3, batch_first=True), 0)
 
 

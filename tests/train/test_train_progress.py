@@ -123,7 +123,7 @@ def lstm_fit(loss_fn, model=None):
 HINT = (
     "expected the model to return one tensor, got a tuple (Tensor of shape (3, 5, 4), (Tensor of shape "
     "(1, 3, 4), Tensor of shape (1, 3, 4))) (torch.nn.RNN, LSTM and GRU return (output, h_n) or "
-    "(output, (h_n, c_n))): wrap the layer in companion.train.readout.Readout(rnn, out_features) for one "
+    "(output, (h_n, c_n))): wrap the layer in companion.train.Readout(rnn, out_features) for one "
     "prediction per sequence (per step with every_step=True), or take the part you need inside loss_fn"
 )
 
