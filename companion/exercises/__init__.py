@@ -55,7 +55,9 @@ The checks live in :mod:`~companion.exercises.ch01_sequences`, :mod:`~companion.
 :mod:`~companion.exercises.ch07_deep`, :mod:`~companion.exercises.ch08_attention`,
 :mod:`~companion.exercises.ch09_lm`, :mod:`~companion.exercises.ch10_music`,
 :mod:`~companion.exercises.ch11_forecasting`, :mod:`~companion.exercises.ch12_classify` and
-:mod:`~companion.exercises.ch13_beyond`, what they report in
+:mod:`~companion.exercises.ch13_beyond`, each declaring its exercises (cases, reference, known
+mistakes) for the machinery in :mod:`~companion.exercises.engine` (with the inputs several chapters
+share in :mod:`~companion.exercises.inputs`), and what they report in
 :mod:`~companion.exercises.report`; this package re-exports them all, so
 ``from companion.exercises import check_rnn_step_forward`` works.
 

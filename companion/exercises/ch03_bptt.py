@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.exercises._engine import _Exercise, _label, _Mistake, _ref, _run
-from companion.exercises.ch02_hidden_state import _rnn_params
+from companion.exercises.engine import Exercise, variants
+from companion.exercises.inputs import label, make_cases, named, ref, rnn_weights
 from companion.exercises.report import CheckPassed
 
 __all__ = [
@@ -19,83 +19,6 @@ __all__ = [
     "check_masked_cross_entropy",
     "check_truncation_ratio",
 ]
-
-
-_STEP_GRADS = ("dx", "dh_prev", "dWx", "dWh", "db")
-
-
-def _rnn_step_backward_cases() -> list[dict]:
-    rng = np.random.default_rng(301)
-    cases = []
-    for N, D, H in [(3, 4, 4), (4, 3, 5), (1, 2, 4)]:  # square first: Wx.T and Wx fit alike
-        p = _rnn_params(rng, D, H)
-        _, cache = _ref("rnn").rnn_step_forward(
-            rng.normal(size=(N, D)), rng.uniform(-1, 1, size=(N, H)), p["Wx"], p["Wh"], p["b"]
-        )
-        cases.append({"dh": rng.normal(size=(N, H)), "cache": cache, "_label": _label(N=N, D=D, H=H)})
-    return cases
-
-
-def _step_grads(c: dict, da=None) -> dict:
-    k = c["cache"]
-    da = c["dh"] * (1.0 - k.h**2) if da is None else da  # (N, H)
-    return {
-        "dx": da @ k.Wx.T,
-        "dh_prev": da @ k.Wh.T,
-        "dWx": k.x.T @ da,
-        "dWh": k.h_prev.T @ da,
-        "db": da.sum(0),
-    }
-
-
-def _da(c: dict) -> np.ndarray:
-    return c["dh"] * (1.0 - c["cache"].h ** 2)
-
-
-def _untransposed_dx(c: dict) -> dict:
-    k = c["cache"]
-    return {"dx": _da(c) @ k.Wx} if k.Wx.shape[0] == k.Wx.shape[1] else {}
-
-
-_RNN_STEP_BACKWARD = _Exercise(
-    name="check_rnn_step_backward",
-    outputs=_STEP_GRADS,
-    reference=lambda c: dict(
-        zip(_STEP_GRADS, _ref("rnn").rnn_step_backward(c["dh"], c["cache"]), strict=True)
-    ),
-    shapes={"dx": "(N, D)", "dh_prev": "(N, H)", "dWx": "(D, H)", "dWh": "(H, H)", "db": "(H,)"},
-    equation="With da = dh * (1 - h**2): dx = da @ Wx.T, dh_prev = da @ Wh.T, dWx = x.T @ da, "
-    "dWh = h_prev.T @ da, db = da.sum(axis=0).",
-    mistakes=[
-        _Mistake(
-            "The tanh derivative is missing: first form da = dh * (1 - h**2), with h = cache.h the "
-            "step's output.",
-            lambda c: _step_grads(c, da=c["dh"]),
-        ),
-        _Mistake(
-            "The tanh derivative is taken at h_prev; it is 1 - h**2 with h = cache.h, the step's output.",
-            lambda c: _step_grads(c, da=c["dh"] * (1.0 - c["cache"].h_prev ** 2)),
-        ),
-        _Mistake(
-            "tanh is applied twice: cache.h is already tanh(a), so the derivative is 1 - h**2, "
-            "not 1 - tanh(h)**2.",
-            lambda c: _step_grads(c, da=c["dh"] * (1.0 - np.tanh(c["cache"].h) ** 2)),
-        ),
-        _Mistake(
-            "dWh uses h instead of h_prev: dWh = h_prev.T @ da, because Wh multiplies the previous state.",
-            lambda c: {"dWh": c["cache"].h.T @ _da(c)},
-        ),
-        _Mistake(
-            "dh_prev uses Wh instead of Wh.T: dh_prev = da @ Wh.T.",
-            lambda c: {"dh_prev": _da(c) @ c["cache"].Wh},
-        ),
-        _Mistake("dx uses Wx instead of Wx.T: dx = da @ Wx.T.", _untransposed_dx),
-        _Mistake(
-            "db is averaged over the batch; the loss sums over the batch, so db = da.sum(axis=0).",
-            lambda c: {"db": _da(c).mean(0)},
-        ),
-    ],
-)
 
 
 def check_rnn_step_backward(fn: Callable) -> CheckPassed:
@@ -127,63 +50,7 @@ def check_rnn_step_backward(fn: Callable) -> CheckPassed:
     >>> check_rnn_step_backward(rnn_step_backward)
     ✓ check_rnn_step_backward: all checks passed (3 cases)
     """
-    return _run(_RNN_STEP_BACKWARD, fn, _rnn_step_backward_cases(), ("dh", "cache"))
-
-
-_SEQ_GRADS = ("dx", "dh0", "dWx", "dWh", "db")
-
-
-def _rnn_backward_cases() -> list[dict]:
-    rng = np.random.default_rng(302)
-    cases = []
-    for N, T, D, H in [(2, 5, 3, 3), (3, 3, 2, 4), (1, 1, 2, 3)]:  # square first
-        p = _rnn_params(rng, D, H)
-        x, h0 = rng.normal(size=(N, T, D)), rng.uniform(-1, 1, size=(N, H))
-        _, cache = _ref("rnn").rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
-        cases.append({"dh": rng.normal(size=(N, T, H)), "cache": cache, "_label": _label(N=N, T=T, D=D, H=H)})
-    return cases
-
-
-def _bptt(c: dict, carry: bool = True, accumulate: bool = True, backwards: bool = True) -> dict:
-    rnn, k, dh = _ref("rnn"), c["cache"], c["dh"]
-    T = dh.shape[1]
-    dx = np.zeros_like(k.x)  # (N, T, D)
-    sums = [np.zeros_like(k.Wx), np.zeros_like(k.Wh), np.zeros(k.Wh.shape[0])]
-    dh_next = np.zeros_like(k.h0)  # (N, H)
-    for t in reversed(range(T)) if backwards else range(T):
-        h_prev = k.h[:, t - 1] if t > 0 else k.h0
-        step = rnn.RNNStepCache(k.x[:, t], h_prev, k.h[:, t], k.Wx, k.Wh)
-        dx[:, t], dh_step, *weights = rnn.rnn_step_backward(dh[:, t] + (dh_next if carry else 0.0), step)
-        dh_next = dh_step
-        sums = [s + w for s, w in zip(sums, weights, strict=True)] if accumulate else weights
-    return dict(zip(_SEQ_GRADS, [dx, dh_next, *sums], strict=True))
-
-
-_RNN_BACKWARD = _Exercise(
-    name="check_rnn_backward",
-    outputs=_SEQ_GRADS,
-    reference=lambda c: dict(zip(_SEQ_GRADS, _ref("rnn").rnn_backward(c["dh"], c["cache"]), strict=True)),
-    shapes={"dx": "(N, T, D)", "dh0": "(N, H)", "dWx": "(D, H)", "dWh": "(H, H)", "db": "(H,)"},
-    equation="Walk t = T-1, ..., 0, call the step backward on dh[:, t] + dh_next (the gradient carried "
-    "from step t+1), sum dWx, dWh and db over the steps; dh0 is the last dh_prev.",
-    mistakes=[
-        _Mistake(
-            "The carried gradient is not added: the gradient of h[:, t] is the upstream dh[:, t] plus "
-            "the dh_prev that step t+1 sent back.",
-            lambda c: _bptt(c, carry=False),
-        ),
-        _Mistake(
-            "The weight gradients are not accumulated: Wx, Wh and b are shared by every step, so dWx, "
-            "dWh and db are sums over all T steps.",
-            lambda c: _bptt(c, accumulate=False),
-        ),
-        _Mistake(
-            "The loop runs forward in time; BPTT walks t = T-1, ..., 0, because the gradient of "
-            "h[:, t] needs the one of h[:, t+1] first.",
-            lambda c: _bptt(c, backwards=False),
-        ),
-    ],
-)
+    return _RNN_STEP_BACKWARD.check(fn)
 
 
 def check_rnn_backward(fn: Callable) -> CheckPassed:
@@ -213,88 +80,7 @@ def check_rnn_backward(fn: Callable) -> CheckPassed:
     >>> check_rnn_backward(rnn_backward)
     ✓ check_rnn_backward: all checks passed (3 cases)
     """
-    return _run(_RNN_BACKWARD, fn, _rnn_backward_cases(), ("dh", "cache"))
-
-
-# --------------------------------------------------------------------------------------------------
-# The masked softmax cross-entropy and its gradient.
-
-
-def _ce_cases() -> list[dict]:
-    rng = np.random.default_rng(303)
-    cases = []
-    for N, T, V, scale in [(2, 5, 4, 2.0), (3, 4, 6, 1.0), (1, 3, 3, 1.0), (2, 3, 5, 1e3)]:
-        mask = rng.random((N, T)) < 0.7
-        mask[0, 0], mask[-1, -1] = True, False  # at least one position counts, at least one does not
-        targets = np.where(mask, rng.integers(0, V, size=(N, T)), 0)  # padding holds class 0
-        cases.append(
-            {
-                "logits": rng.normal(scale=scale, size=(N, T, V)),
-                "targets": targets,
-                "mask": mask,
-                "_label": _label(N=N, T=T, V=V, scale=scale),
-            }
-        )
-    return cases
-
-
-def _ce(c: dict, divide: str = "M", mask_grad: bool = True, mask_loss: bool = True, sign: float = 1.0):
-    """The loss and gradient with one part changed: the divisor, the mask, or the gradient's sign."""
-    z, y, keep = c["logits"], c["targets"], c["mask"]
-    log_p = z - z.max(-1, keepdims=True)  # (N, T, V)
-    log_p = log_p - np.log(np.exp(log_p).sum(-1, keepdims=True))
-    onehot = np.eye(z.shape[-1])[y]  # (N, T, V)
-    counts = keep if mask_loss else np.ones_like(keep)
-    M = {"M": keep.sum(), "NT": keep.size, "1": 1}[divide]
-    loss = -(np.sum(log_p * onehot, -1) * counts).sum() / M
-    grad = sign * (np.exp(log_p) - onehot) / M
-    return {"loss": np.asarray(loss), "dlogits": grad * keep[..., None] if mask_grad else grad}
-
-
-_CE = _Exercise(
-    name="check_masked_cross_entropy",
-    outputs=("loss", "dlogits"),
-    reference=lambda c: dict(
-        zip(
-            ("loss", "dlogits"),
-            _ref("losses").softmax_cross_entropy(c["logits"], c["targets"], c["mask"]),
-            strict=True,
-        )
-    ),
-    shapes={"loss": "() (a number)", "dlogits": "(N, T, V)"},
-    nonfinite_hint="exp overflows for large logits: subtract each row's largest logit first",
-    equation="With p = softmax(logits) and M = mask.sum(): loss = -sum over unmasked positions of "
-    "log p[target] / M, and dlogits = (p - onehot(target)) / M at unmasked positions, 0 at masked ones.",
-    mistakes=[
-        _Mistake(
-            "The mask is ignored: padded positions count in the loss and get a gradient.",
-            lambda c: _ce(c, divide="NT", mask_grad=False, mask_loss=False),
-        ),
-        _Mistake(
-            "The sum is divided by N·T, the number of all positions; the mean is over the M = mask.sum() "
-            "positions that count.",
-            lambda c: _ce(c, divide="NT"),
-        ),
-        _Mistake(
-            "The masked positions get a gradient; a position that does not count in the loss has "
-            "dlogits exactly 0.",
-            lambda c: {"dlogits": _ce(c, mask_grad=False)["dlogits"]},
-        ),
-        _Mistake(
-            "dlogits is not divided by M: the loss is a mean over M positions, so each position's "
-            "gradient is (p - onehot) / M.",
-            lambda c: {"dlogits": _ce(c, divide="1")["dlogits"]},
-        ),
-        _Mistake(
-            "The loss is a sum over the positions, not their mean: divide by M = mask.sum().",
-            lambda c: {"loss": _ce(c, divide="1")["loss"]},
-        ),
-        _Mistake(
-            "dlogits has the wrong sign: the gradient of -log p[target] is p - onehot, not onehot - p.",
-            lambda c: {"dlogits": _ce(c, sign=-1.0)["dlogits"]},
-        ),
-    ],
-)
+    return _RNN_BACKWARD.check(fn)
 
 
 def check_masked_cross_entropy(fn: Callable) -> CheckPassed:
@@ -331,56 +117,7 @@ def check_masked_cross_entropy(fn: Callable) -> CheckPassed:
     >>> check_masked_cross_entropy(softmax_cross_entropy)
     ✓ check_masked_cross_entropy: all checks passed (4 cases)
     """
-    return _run(_CE, fn, _ce_cases(), ("logits", "targets", "mask"))
-
-
-# --------------------------------------------------------------------------------------------------
-# Pen and paper: the fraction of the gradient that truncated BPTT keeps, for a pulse at step 1.
-
-
-def _ratio_cases() -> list[dict]:
-    # (T, k) with k >= T first, then chunks that divide T and ones that do not
-    pairs = [(7, 10), (10, 5), (12, 5), (9, 3), (20, 6)]
-    return [{"T": T, "k": k, "_label": _label(T=T, k=k)} for T, k in pairs]
-
-
-def _ratio(c: dict, kept=None, total=None) -> dict:
-    T, k = c["T"], c["k"]
-    start = k * ((T - 1) // k) + 1  # first step of the last chunk; chunks start at steps 1, k+1, ...
-    kept = (T - max(start, 2) + 1) if kept is None else kept  # terms t >= 2 in the last chunk
-    total = T - 1 if total is None else total
-    return {"ratio": np.asarray(kept / total)}
-
-
-_RATIO = _Exercise(
-    name="check_truncation_ratio",
-    outputs=("ratio",),
-    reference=_ratio,
-    shapes={"ratio": "() (a number)"},
-    equation="The full gradient is (T - 1) w^(T-2): one term w^(T-t) h_{t-1} for each step t = 2, ..., T. "
-    "Truncation keeps the terms of the last chunk only; chunks start at steps 1, k + 1, 2k + 1, ...",
-    mistakes=[
-        _Mistake(
-            "Your last chunk is always k steps long, as if chunks were counted back from T; they start "
-            "at step 1, so the last one holds T - k*floor((T-1)/k) steps.",
-            lambda c: _ratio(c, kept=min(c["k"], c["T"] - 1)),
-        ),
-        _Mistake(
-            "A ratio above 1: with k >= T nothing is truncated and the ratio is 1; and when k does "
-            "not divide T the last chunk is shorter than k.",
-            lambda c: _ratio(c, kept=c["k"]),
-        ),
-        _Mistake(
-            "The full gradient has T - 1 terms, not T: the term of step 1 is w^(T-1) h_0 = 0, "
-            "because h_0 = 0.",
-            lambda c: _ratio(c, total=c["T"]),
-        ),
-        _Mistake(
-            "The ratio is upside down: it is the truncated gradient divided by the full one, at most 1.",
-            lambda c: {"ratio": 1.0 / _ratio(c)["ratio"]},
-        ),
-    ],
-)
+    return _CE.check(fn)
 
 
 def check_truncation_ratio(fn: Callable) -> CheckPassed:
@@ -413,6 +150,207 @@ def check_truncation_ratio(fn: Callable) -> CheckPassed:
     >>> check_truncation_ratio(lambda T, k: 1.0 if k >= T else (T - k * ((T - 1) // k)) / (T - 1))
     ✓ check_truncation_ratio: all checks passed (5 cases)
     """
-    if not callable(fn):
-        raise TypeError(f"check_truncation_ratio: expected your function, got {type(fn).__name__}")
-    return _run(_RATIO, fn, _ratio_cases(), ("T", "k"))
+    return _RATIO.check(fn)
+
+
+_STEP_GRADS = ("dx", "dh_prev", "dWx", "dWh", "db")
+
+
+def _step_case(rng, N, D, H) -> dict:
+    p = rnn_weights(rng, D, H)
+    _, cache = ref("rnn").rnn_step_forward(
+        rng.normal(size=(N, D)), rng.uniform(-1, 1, size=(N, H)), p["Wx"], p["Wh"], p["b"]
+    )
+    return {"dh": rng.normal(size=(N, H)), "cache": cache}
+
+
+def _step_grads(c: dict, *, slope_at="h", dWh_reads="h_prev", untransposed=None, db="sum") -> dict:
+    """:func:`companion.ref.rnn.rnn_step_backward` (keywords at their defaults) and the known mistakes:
+    the tanh derivative taken at another state (``"none"`` for no derivative), ``h`` for ``h_prev`` in
+    ``dWh``, a weight used untransposed, ``db`` averaged over the batch."""
+    k = c["cache"]
+    at = {"h": k.h, "none": np.zeros_like(k.h), "h_prev": k.h_prev, "tanh(h)": np.tanh(k.h)}[slope_at]
+    changed = {"h": at, "h_prev": getattr(k, dWh_reads)}
+    if untransposed is not None:
+        W = getattr(k, untransposed)
+        if W.shape[0] != W.shape[1]:
+            return {}  # Wx.T and Wx do not fit alike: a mistake these sizes cannot show
+        changed[untransposed] = W.T
+    grads = named(_STEP_GRADS, ref("rnn").rnn_step_backward(c["dh"], k._replace(**changed)))
+    return {**grads, "db": grads["db"] / len(c["dh"])} if db == "mean" else grads
+
+
+_RNN_STEP_BACKWARD = Exercise(
+    "check_rnn_step_backward(dh, cache) -> dx (N, D), dh_prev (N, H), dWx (D, H), dWh (H, H), db (H,)",
+    # square first: Wx.T and Wx fit alike
+    cases=lambda: make_cases(301, "N D H", [(3, 4, 4), (4, 3, 5), (1, 2, 4)], _step_case),
+    reference=_step_grads,
+    equation="With da = dh * (1 - h**2): dx = da @ Wx.T, dh_prev = da @ Wh.T, dWx = x.T @ da, "
+    "dWh = h_prev.T @ da, db = da.sum(axis=0).",
+    keyword_mistakes={
+        "The tanh derivative is missing: first form da = dh * (1 - h**2), with h = cache.h the "
+        "step's output.": {"slope_at": "none"},
+        "The tanh derivative is taken at h_prev; it is 1 - h**2 with h = cache.h, the step's output.": {
+            "slope_at": "h_prev"
+        },
+        "tanh is applied twice: cache.h is already tanh(a), so the derivative is 1 - h**2, "
+        "not 1 - tanh(h)**2.": {"slope_at": "tanh(h)"},
+        "dWh uses h instead of h_prev: dWh = h_prev.T @ da, because Wh multiplies the previous state.": {
+            "dWh_reads": "h"
+        },
+        "dh_prev uses Wh instead of Wh.T: dh_prev = da @ Wh.T.": {"untransposed": "Wh"},
+        "dx uses Wx instead of Wx.T: dx = da @ Wx.T.": {"untransposed": "Wx"},
+        "db is averaged over the batch; the loss sums over the batch, so db = da.sum(axis=0).": {
+            "db": "mean"
+        },
+    },
+)
+
+
+_SEQ_GRADS = ("dx", "dh0", "dWx", "dWh", "db")
+
+
+def _sequence_case(rng, N, T, D, H) -> dict:
+    p = rnn_weights(rng, D, H)
+    x, h0 = rng.normal(size=(N, T, D)), rng.uniform(-1, 1, size=(N, H))
+    _, cache = ref("rnn").rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+    return {"dh": rng.normal(size=(N, T, H)), "cache": cache}
+
+
+def _bptt(c: dict, *, carry=True, accumulate=True, backwards=True) -> dict:
+    rnn, k, dh = ref("rnn"), c["cache"], c["dh"]
+    T = dh.shape[1]
+    dx = np.zeros_like(k.x)  # (N, T, D)
+    sums = [np.zeros_like(k.Wx), np.zeros_like(k.Wh), np.zeros(k.Wh.shape[0])]
+    dh_next = np.zeros_like(k.h0)  # (N, H)
+    for t in reversed(range(T)) if backwards else range(T):
+        h_prev = k.h[:, t - 1] if t > 0 else k.h0
+        step = rnn.RNNStepCache(k.x[:, t], h_prev, k.h[:, t], k.Wx, k.Wh)
+        dx[:, t], dh_step, *weights = rnn.rnn_step_backward(dh[:, t] + (dh_next if carry else 0.0), step)
+        dh_next = dh_step
+        sums = [s + w for s, w in zip(sums, weights, strict=True)] if accumulate else weights
+    return named(_SEQ_GRADS, [dx, dh_next, *sums])
+
+
+_RNN_BACKWARD = Exercise(
+    "check_rnn_backward(dh, cache) -> dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,)",
+    # square first
+    cases=lambda: make_cases(302, "N T D H", [(2, 5, 3, 3), (3, 3, 2, 4), (1, 1, 2, 3)], _sequence_case),
+    reference=lambda c: named(_SEQ_GRADS, ref("rnn").rnn_backward(c["dh"], c["cache"])),
+    equation="Walk t = T-1, ..., 0, call the step backward on dh[:, t] + dh_next (the gradient carried "
+    "from step t+1), sum dWx, dWh and db over the steps; dh0 is the last dh_prev.",
+    mistakes=variants(
+        _bptt,
+        {
+            "The carried gradient is not added: the gradient of h[:, t] is the upstream dh[:, t] plus "
+            "the dh_prev that step t+1 sent back.": {"carry": False},
+            "The weight gradients are not accumulated: Wx, Wh and b are shared by every step, so dWx, "
+            "dWh and db are sums over all T steps.": {"accumulate": False},
+            "The loop runs forward in time; BPTT walks t = T-1, ..., 0, because the gradient of "
+            "h[:, t] needs the one of h[:, t+1] first.": {"backwards": False},
+        },
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# The masked softmax cross-entropy and its gradient.
+
+
+def _ce_case(rng, N, T, V, scale) -> dict:
+    mask = rng.random((N, T)) < 0.7
+    mask[0, 0], mask[-1, -1] = True, False  # at least one position counts, at least one does not
+    targets = np.where(mask, rng.integers(0, V, size=(N, T)), 0)  # padding holds class 0
+    return {"logits": rng.normal(scale=scale, size=(N, T, V)), "targets": targets, "mask": mask}
+
+
+def _ce(c: dict, *, loss_over="M", grad_over="M", mask_loss=True, mask_grad=True, sign=1.0) -> dict:
+    """The loss and gradient (keywords at their defaults) and the known mistakes: the divisor of the
+    loss or of the gradient (M, all N·T positions or none), the mask left out of either, the sign."""
+    z, y, keep = c["logits"], c["targets"], c["mask"]
+    log_p = z - z.max(-1, keepdims=True)  # (N, T, V)
+    log_p = log_p - np.log(np.exp(log_p).sum(-1, keepdims=True))
+    onehot = np.eye(z.shape[-1])[y]  # (N, T, V)
+    counts = keep if mask_loss else np.ones_like(keep)
+    divisor = {"M": keep.sum(), "NT": keep.size, "1": 1}
+    loss = -(np.sum(log_p * onehot, -1) * counts).sum() / divisor[loss_over]
+    grad = sign * (np.exp(log_p) - onehot) / divisor[grad_over]
+    return {"loss": np.asarray(loss), "dlogits": grad * keep[..., None] if mask_grad else grad}
+
+
+_CE = Exercise(
+    "check_masked_cross_entropy(logits, targets, mask) -> loss () (a number), dlogits (N, T, V)",
+    cases=lambda: make_cases(
+        303, "N T V scale", [(2, 5, 4, 2.0), (3, 4, 6, 1.0), (1, 3, 3, 1.0), (2, 3, 5, 1e3)], _ce_case
+    ),
+    reference=lambda c: named(
+        ("loss", "dlogits"), ref("losses").softmax_cross_entropy(c["logits"], c["targets"], c["mask"])
+    ),
+    nonfinite_hint="exp overflows for large logits: subtract each row's largest logit first",
+    equation="With p = softmax(logits) and M = mask.sum(): loss = -sum over unmasked positions of "
+    "log p[target] / M, and dlogits = (p - onehot(target)) / M at unmasked positions, 0 at masked ones.",
+    mistakes=variants(
+        _ce,
+        {
+            "The mask is ignored: padded positions count in the loss and get a gradient.": {
+                "loss_over": "NT",
+                "grad_over": "NT",
+                "mask_loss": False,
+                "mask_grad": False,
+            },
+            "The sum is divided by N·T, the number of all positions; the mean is over the M = mask.sum() "
+            "positions that count.": {"loss_over": "NT", "grad_over": "NT"},
+            "The masked positions get a gradient; a position that does not count in the loss has "
+            "dlogits exactly 0.": {"mask_grad": False},
+            "dlogits is not divided by M: the loss is a mean over M positions, so each position's "
+            "gradient is (p - onehot) / M.": {"grad_over": "1"},
+            "The loss is a sum over the positions, not their mean: divide by M = mask.sum().": {
+                "loss_over": "1"
+            },
+            "dlogits has the wrong sign: the gradient of -log p[target] is p - onehot, not onehot - p.": {
+                "sign": -1.0
+            },
+        },
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pen and paper: the fraction of the gradient that truncated BPTT keeps, for a pulse at step 1.
+
+
+def _ratio_cases() -> list[dict]:
+    # (T, k) with k >= T first, then chunks that divide T and ones that do not
+    pairs = [(7, 10), (10, 5), (12, 5), (9, 3), (20, 6)]
+    return [{"T": T, "k": k, "_label": label(T=T, k=k)} for T, k in pairs]
+
+
+def _ratio(c: dict, *, last_chunk="from step 1", terms="T - 1", inverted=False) -> dict:
+    """The ratio (keywords at their defaults) and the known mistakes: the last chunk as long as chunks
+    counted back from T, or always k steps; T terms in the full gradient; the ratio upside down."""
+    T, k = c["T"], c["k"]
+    start = k * ((T - 1) // k) + 1  # first step of the last chunk; chunks start at steps 1, k+1, ...
+    kept = {"from step 1": T - max(start, 2) + 1, "from T": min(k, T - 1), "k steps": k}[last_chunk]
+    total = T - 1 if terms == "T - 1" else T  # terms t >= 2 in the full gradient
+    return {"ratio": np.asarray(total / kept if inverted else kept / total)}
+
+
+_RATIO = Exercise(
+    "check_truncation_ratio(T, k) -> ratio () (a number)",
+    cases=_ratio_cases,
+    reference=_ratio,
+    equation="The full gradient is (T - 1) w^(T-2): one term w^(T-t) h_{t-1} for each step t = 2, ..., T. "
+    "Truncation keeps the terms of the last chunk only; chunks start at steps 1, k + 1, 2k + 1, ...",
+    keyword_mistakes={
+        "Your last chunk is always k steps long, as if chunks were counted back from T; they start "
+        "at step 1, so the last one holds T - k*floor((T-1)/k) steps.": {"last_chunk": "from T"},
+        "A ratio above 1: with k >= T nothing is truncated and the ratio is 1; and when k does "
+        "not divide T the last chunk is shorter than k.": {"last_chunk": "k steps"},
+        "The full gradient has T - 1 terms, not T: the term of step 1 is w^(T-1) h_0 = 0, because h_0 = 0.": {
+            "terms": "T"
+        },
+        "The ratio is upside down: it is the truncated gradient divided by the full one, at most 1.": {
+            "inverted": True
+        },
+    },
+)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import numpy as np
 
-from companion.exercises._engine import _Exercise, _Mistake, _ref, _run, _sigmoid
-from companion.exercises.ch05_lstm import _blocks, _gated_cases
+from companion.exercises.engine import Exercise, Mistake, variants
+from companion.exercises.inputs import gate_order_mistakes, gated_cases, named, ref, sigmoid
 from companion.exercises.report import CheckPassed
 
 __all__ = [
@@ -17,77 +16,6 @@ __all__ = [
     "check_gru_jacobian",
     "check_gru_variants_agree",
 ]
-
-
-def _gru(c: dict, order: str = "rzn", reset: str = "after", mix: str = "torch", act_n=np.tanh) -> dict:
-    Wx, Wh = _blocks(c["Wx"], order, "rzn"), _blocks(c["Wh"], order, "rzn")
-    bx, bh = _blocks(c["bx"], order, "rzn"), _blocks(c["bh"], order, "rzn")
-    xr, xz, xn = np.split(c["x"] @ Wx + bx, 3, axis=1)  # 3 x (N, H)
-    hr, hz, hn = np.split(c["h_prev"] @ Wh + bh, 3, axis=1)  # 3 x (N, H)
-    r, z = _sigmoid(xr + hr), _sigmoid(xz + hz)  # (N, H)
-    H = hn.shape[1]
-    candidate = {
-        "after": r * hn,
-        "before": (r * c["h_prev"]) @ Wh[:, 2 * H :] + bh[2 * H :],
-        "no bias": r * (hn - bh[2 * H :]) + bh[2 * H :],
-        "none": hn,
-    }[reset]
-    n = act_n(xn + candidate)  # (N, H)
-    h = (1.0 - z) * n + z * c["h_prev"] if mix == "torch" else z * n + (1.0 - z) * c["h_prev"]
-    return {"h": h}
-
-
-def _gru_orders() -> list[_Mistake]:
-    mistakes = []
-    for order in itertools.permutations("rzn"):
-        order = "".join(order)
-        if order != "rzn":
-            mistakes.append(
-                _Mistake(
-                    f"The gates are read in the order {', '.join(order)}; the package and torch.nn.GRU "
-                    "stack the H-column blocks of Wx, Wh, bx and bh as r, z, n (reset gate, update gate, "
-                    "candidate).",
-                    lambda c, order=order: _gru(c, order=order),
-                )
-            )
-    return mistakes
-
-
-_GRU_STEP = _Exercise(
-    name="check_gru_step_forward",
-    outputs=("h",),
-    extra_ok=True,
-    reference=lambda c: {
-        "h": _ref("gru").gru_step_forward(c["x"], c["h_prev"], c["Wx"], c["Wh"], c["bx"], c["bh"])[0]
-    },
-    shapes={"h": "(N, H)"},
-    equation="r, z = sigmoid of the r and z blocks of x @ Wx + bx + h_prev @ Wh + bh; "
-    "n = tanh(x @ Wx_n + bx_n + r * (h_prev @ Wh_n + bh_n)); h = (1 - z) * n + z * h_prev.",
-    mistakes=[
-        *_gru_orders(),
-        _Mistake(
-            "The interpolation is reversed: torch.nn.GRU keeps z * h_prev and adds (1 - z) * n; you "
-            "computed z * n + (1 - z) * h_prev (the form of Chung et al., 2014).",
-            lambda c: _gru(c, mix="chung"),
-        ),
-        _Mistake(
-            "The reset gate is applied before the matrix product, (r * h_prev) @ Wh_n (Cho et al., "
-            "2014); torch.nn.GRU applies it after, r * (h_prev @ Wh_n + bh_n).",
-            lambda c: _gru(c, reset="before"),
-        ),
-        _Mistake(
-            "The reset gate does not multiply the hidden bias: it is r * (h_prev @ Wh_n + bh_n), bias "
-            "included.",
-            lambda c: _gru(c, reset="no bias"),
-        ),
-        _Mistake(
-            "The reset gate is missing from the candidate: "
-            "n = tanh(x @ Wx_n + bx_n + r * (h_prev @ Wh_n + bh_n)).",
-            lambda c: _gru(c, reset="none"),
-        ),
-        _Mistake("The candidate n goes through a sigmoid; it uses tanh.", lambda c: _gru(c, act_n=_sigmoid)),
-    ],
-)
 
 
 def check_gru_step_forward(fn: Callable) -> CheckPassed:
@@ -118,83 +46,7 @@ def check_gru_step_forward(fn: Callable) -> CheckPassed:
     >>> check_gru_step_forward(gru_step_forward)
     ✓ check_gru_step_forward: all checks passed (3 cases)
     """
-    return _run(_GRU_STEP, fn, _gated_cases(601, 3, True), ("x", "h_prev", "Wx", "Wh", "bx", "bh"))
-
-
-# --------------------------------------------------------------------------------------------------
-# The backward pass of one GRU step.
-
-_GRU_GRADS = ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh")
-
-
-def _gru_backward_cases() -> list[dict]:
-    rng = np.random.default_rng(602)
-    cases = []
-    for c in _gated_cases(603, 3, True):
-        N, H = c["h_prev"].shape
-        _, cache = _ref("gru").gru_step_forward(c["x"], c["h_prev"], c["Wx"], c["Wh"], c["bx"], c["bh"])
-        cases.append({"dh": rng.normal(size=(N, H)), "cache": cache, "_label": c["_label"]})
-    return cases
-
-
-def _gru_grads(c: dict, *, direct=True, r_in_hidden=True, z_sign=1.0, hn_for_r="hn") -> dict:
-    k, dh = c["cache"], c["dh"]
-    r, z, n = np.split(k.gates, 3, axis=1)  # 3 x (N, H)
-    dan = dh * (1 - z) * (1 - n**2)  # (N, H)
-    dar = dan * (k.hn if hn_for_r == "hn" else k.h_prev) * r * (1 - r)
-    daz = z_sign * dh * (k.h_prev - n) * z * (1 - z)
-    dax = np.concatenate([dar, daz, dan], axis=1)  # (N, 3H)
-    dah = np.concatenate([dar, daz, dan * r if r_in_hidden else dan], axis=1)  # (N, 3H)
-    return {
-        "dx": dax @ k.Wx.T,
-        "dh_prev": (dh * z if direct else 0.0) + dah @ k.Wh.T,
-        "dWx": k.x.T @ dax,
-        "dWh": k.h_prev.T @ dah,
-        "dbx": dax.sum(axis=0),
-        "dbh": dah.sum(axis=0),
-    }
-
-
-_GRU_BACKWARD = _Exercise(
-    name="check_gru_step_backward",
-    outputs=_GRU_GRADS,
-    reference=lambda c: dict(
-        zip(_GRU_GRADS, _ref("gru").gru_step_backward(c["dh"], c["cache"]), strict=True)
-    ),
-    shapes={
-        "dx": "(N, D)",
-        "dh_prev": "(N, H)",
-        "dWx": "(D, 3H)",
-        "dWh": "(H, 3H)",
-        "dbx": "(3H,)",
-        "dbh": "(3H,)",
-    },
-    equation="da_n = dh * (1 - z) * (1 - n**2); da_z = dh * (h_prev - n) * z(1-z); da_r = da_n * hn * r(1-r) "
-    "with hn = h_prev @ Wh_n + bh_n; dax = [da_r | da_z | da_n], dah = [da_r | da_z | da_n * r]; "
-    "dx = dax @ Wx.T, dh_prev = dh * z + dah @ Wh.T, dWx = x.T @ dax, dWh = h_prev.T @ dah, dbx, dbh = "
-    "column sums of dax, dah.",
-    mistakes=[
-        _Mistake(
-            "The direct path is missing from dh_prev: h = (1 - z) * n + z * h_prev, so dh_prev has the "
-            "term dh * z besides dah @ Wh.T.",
-            lambda c: _gru_grads(c, direct=False),
-        ),
-        _Mistake(
-            "The hidden side of the candidate is not multiplied by r: n = tanh(x Wx_n + bx_n + r * hn), "
-            "so the gradient reaching hn = h_prev @ Wh_n + bh_n is da_n * r.",
-            lambda c: _gru_grads(c, r_in_hidden=False),
-        ),
-        _Mistake(
-            "The update gate's gradient has the wrong sign: dh/dz = h_prev - n, not n - h_prev.",
-            lambda c: _gru_grads(c, z_sign=-1.0),
-        ),
-        _Mistake(
-            "The reset gate's gradient uses h_prev; r multiplies hn = h_prev @ Wh_n + bh_n (cache.hn), so "
-            "da_r = da_n * hn * r * (1 - r).",
-            lambda c: _gru_grads(c, hn_for_r="h_prev"),
-        ),
-    ],
-)
+    return _GRU_STEP.check(fn)
 
 
 def check_gru_step_backward(fn: Callable) -> CheckPassed:
@@ -226,68 +78,7 @@ def check_gru_step_backward(fn: Callable) -> CheckPassed:
     >>> check_gru_step_backward(gru_step_backward)
     ✓ check_gru_step_backward: all checks passed (3 cases)
     """
-    return _run(_GRU_BACKWARD, fn, _gru_backward_cases(), ("dh", "cache"))
-
-
-# --------------------------------------------------------------------------------------------------
-# Pen and paper: the Jacobian of one GRU step, and when Cho's GRU and torch's agree.
-
-
-def _gru_jacobian_cases() -> list[dict]:
-    cases = []
-    for c in _gated_cases(605, 3, True):
-        cases.append(
-            {**{k: v[0] if k in ("x", "h_prev") else v for k, v in c.items()}, "_label": c["_label"]}
-        )
-    return cases
-
-
-def _gru_jacobian(c: dict, *, paths="rzn", transpose=False) -> dict:
-    Wx, Wh = c["Wx"], c["Wh"]
-    H = c["h_prev"].shape[0]
-    ax, ah = c["x"] @ Wx + c["bx"], c["h_prev"] @ Wh + c["bh"]  # (3H,) each
-    r, z = _sigmoid(ax[:H] + ah[:H]), _sigmoid(ax[H : 2 * H] + ah[H : 2 * H])
-    hn = ah[2 * H :]
-    n = np.tanh(ax[2 * H :] + r * hn)
-    W_r, W_z, W_n = (Wh[:, k * H : (k + 1) * H].T for k in range(3))  # (H, H) each, column convention
-    J = np.diag(z)
-    dn = (r[:, None] * W_n) + (("r" in paths) * (hn * r * (1 - r)))[:, None] * W_r  # dn_pre/dh_prev
-    if "n" in paths:
-        J = J + ((1 - z) * (1 - n**2))[:, None] * dn
-    if "z" in paths:
-        J = J + ((c["h_prev"] - n) * z * (1 - z))[:, None] * W_z
-    return {"J": J.T if transpose else J}
-
-
-_GRU_JACOBIAN = _Exercise(
-    name="check_gru_jacobian",
-    outputs=("J",),
-    reference=_gru_jacobian,
-    shapes={"J": "(H, H)"},
-    equation="J = diag(z) + diag((1 - z)(1 - n**2)) (diag(r) W_n + diag(hn r(1 - r)) W_r) + "
-    "diag((h_prev - n) z(1 - z)) W_z, with W_r, W_z, W_n the transposed H-column blocks of Wh and "
-    "hn = h_prev @ Wh_n + bh_n.",
-    mistakes=[
-        _Mistake(
-            "Only the direct path diag(z) is there: n and z depend on h_prev too, each through a "
-            "block of Wh.",
-            lambda c: _gru_jacobian(c, paths=""),
-        ),
-        _Mistake(
-            "The path through the reset gate is missing: n depends on h_prev through r as well, the term "
-            "diag((1 - z)(1 - n**2) hn r(1 - r)) W_r.",
-            lambda c: _gru_jacobian(c, paths="zn"),
-        ),
-        _Mistake(
-            "The path through the update gate is missing: the term diag((h_prev - n) z(1 - z)) W_z.",
-            lambda c: _gru_jacobian(c, paths="rn"),
-        ),
-        _Mistake(
-            "Your matrix is transposed: row i holds the derivatives of h[i], J[i, j] = dh[i] / dh_prev[j].",
-            lambda c: _gru_jacobian(c, transpose=True),
-        ),
-    ],
-)
+    return _GRU_BACKWARD.check(fn)
 
 
 def check_gru_jacobian(fn: Callable) -> CheckPassed:
@@ -318,53 +109,7 @@ def check_gru_jacobian(fn: Callable) -> CheckPassed:
     >>> check_gru_jacobian(lambda *args: _gru_jacobian(dict(zip(names, args)))["J"])
     ✓ check_gru_jacobian: all checks passed (3 cases)
     """
-    return _run(_GRU_JACOBIAN, fn, _gru_jacobian_cases(), ("x", "h_prev", "Wx", "Wh", "bx", "bh"))
-
-
-def _variant_cases() -> list[dict]:
-    rng = np.random.default_rng(606)
-    H = 3
-    full, diag = rng.normal(size=(H, H)), np.diag(rng.normal(size=H))
-    zero, bias = np.zeros(H), rng.normal(size=H)
-    cases = []
-    for name, W_hn, b_hn in [
-        ("full W_hn, b_hn = 0", full, zero),
-        ("diagonal W_hn, b_hn = 0", diag, zero),
-        ("diagonal W_hn, b_hn != 0", diag, bias),
-        ("full W_hn, b_hn != 0", full, bias),
-        ("W_hn = 0, b_hn = 0", np.zeros((H, H)), zero),
-    ]:
-        cases.append({"W_hn": W_hn, "b_hn": b_hn, "_label": name})
-    return cases
-
-
-def _agree(c: dict, rule: str = "both") -> dict:
-    W, b = c["W_hn"], c["b_hn"]
-    diagonal, no_bias = bool(np.all(W == np.diag(W.diagonal()))), bool(np.all(b == 0))
-    return {
-        "agree": np.asarray(float({"both": diagonal and no_bias, "bias": no_bias, "diag": diagonal}[rule]))
-    }
-
-
-_VARIANTS = _Exercise(
-    name="check_gru_variants_agree",
-    outputs=("agree",),
-    reference=_agree,
-    equation="r * (h_prev @ W_hn + b_hn) equals (r * h_prev) @ W_hn for every r and h_prev exactly when "
-    "b_hn = 0 and W_hn is diagonal (then the product acts unit by unit).",
-    mistakes=[
-        _Mistake(
-            "A zero bias is not enough: r * (h_prev @ W_hn) mixes the units before the gate, "
-            "(r * h_prev) @ W_hn after it; the two agree for every r only when W_hn is diagonal.",
-            lambda c: _agree(c, "bias"),
-        ),
-        _Mistake(
-            "A diagonal W_hn is not enough: torch's form multiplies the hidden bias by r too, r * b_hn, "
-            "which Cho's form does not contain; b_hn must be 0.",
-            lambda c: _agree(c, "diag"),
-        ),
-    ],
-)
+    return _GRU_JACOBIAN.check(fn)
 
 
 def check_gru_variants_agree(fn: Callable) -> CheckPassed:
@@ -392,6 +137,229 @@ def check_gru_variants_agree(fn: Callable) -> CheckPassed:
     >>> check_gru_variants_agree(lambda W, b: bool(np.all(W == np.diag(np.diag(W))) and np.all(b == 0)))
     ✓ check_gru_variants_agree: all checks passed (5 cases)
     """
-    if not callable(fn):
-        raise TypeError(f"check_gru_variants_agree: expected your function, got {type(fn).__name__}")
-    return _run(_VARIANTS, lambda W, b: np.asarray(float(fn(W, b))), _variant_cases(), ("W_hn", "b_hn"))
+    return _VARIANTS.check(fn)
+
+
+def _gru(c: dict, *, reset="after", mix="torch", act_n="tanh") -> dict:
+    """One GRU step (keywords at their defaults) and the known mistakes: the reset gate applied
+    elsewhere, the interpolation of Chung et al., a sigmoid candidate."""
+    Wx, Wh, bx, bh = c["Wx"], c["Wh"], c["bx"], c["bh"]
+    xr, xz, xn = np.split(c["x"] @ Wx + bx, 3, axis=1)  # 3 x (N, H)
+    hr, hz, hn = np.split(c["h_prev"] @ Wh + bh, 3, axis=1)  # 3 x (N, H)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)  # (N, H)
+    H = hn.shape[1]
+    candidate = {
+        "after": r * hn,
+        "before": (r * c["h_prev"]) @ Wh[:, 2 * H :] + bh[2 * H :],
+        "no bias": r * (hn - bh[2 * H :]) + bh[2 * H :],
+        "none": hn,
+    }[reset]
+    n = {"tanh": np.tanh, "sigmoid": sigmoid}[act_n](xn + candidate)  # (N, H)
+    h = (1.0 - z) * n + z * c["h_prev"] if mix == "torch" else z * n + (1.0 - z) * c["h_prev"]
+    return {"h": h}
+
+
+_GRU_STEP = Exercise(
+    "check_gru_step_forward(x, h_prev, Wx, Wh, bx, bh) -> h (N, H), ...",
+    cases=lambda: gated_cases(601, 3, True),
+    reference=lambda c: {
+        "h": ref("gru").gru_step_forward(c["x"], c["h_prev"], c["Wx"], c["Wh"], c["bx"], c["bh"])[0]
+    },
+    equation="r, z = sigmoid of the r and z blocks of x @ Wx + bx + h_prev @ Wh + bh; "
+    "n = tanh(x @ Wx_n + bx_n + r * (h_prev @ Wh_n + bh_n)); h = (1 - z) * n + z * h_prev.",
+    mistakes=[
+        *gate_order_mistakes(
+            "rzn",
+            ("Wx", "Wh", "bx", "bh"),
+            "the package and torch.nn.GRU stack the H-column blocks of Wx, Wh, bx and bh as r, z, n "
+            "(reset gate, update gate, candidate).",
+            _gru,
+        ),
+        *variants(
+            _gru,
+            {
+                "The interpolation is reversed: torch.nn.GRU keeps z * h_prev and adds (1 - z) * n; you "
+                "computed z * n + (1 - z) * h_prev (the form of Chung et al., 2014).": {"mix": "chung"},
+                "The reset gate is applied before the matrix product, (r * h_prev) @ Wh_n (Cho et al., "
+                "2014); torch.nn.GRU applies it after, r * (h_prev @ Wh_n + bh_n).": {"reset": "before"},
+                "The reset gate does not multiply the hidden bias: it is r * (h_prev @ Wh_n + bh_n), bias "
+                "included.": {"reset": "no bias"},
+                "The reset gate is missing from the candidate: "
+                "n = tanh(x @ Wx_n + bx_n + r * (h_prev @ Wh_n + bh_n)).": {"reset": "none"},
+                "The candidate n goes through a sigmoid; it uses tanh.": {"act_n": "sigmoid"},
+            },
+        ),
+    ],
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# The backward pass of one GRU step.
+
+_GRU_GRADS = ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh")
+
+
+def _gru_backward_cases() -> list[dict]:
+    rng = np.random.default_rng(602)
+    cases = []
+    for c in gated_cases(603, 3, True):
+        _, cache = ref("gru").gru_step_forward(c["x"], c["h_prev"], c["Wx"], c["Wh"], c["bx"], c["bh"])
+        cases.append({"dh": rng.normal(size=c["h_prev"].shape), "cache": cache, "_label": c["_label"]})
+    return cases
+
+
+def _gru_grads(c: dict, **changed) -> dict:
+    """:func:`companion.ref.gru.gru_step_backward` on the cache with some fields ``changed``."""
+    return named(_GRU_GRADS, ref("gru").gru_step_backward(c["dh"], c["cache"]._replace(**changed)))
+
+
+def _gru_grads_with(c: dict, *, r_in_hidden=True, z_sign=1.0) -> dict:
+    """The gradients with the gate's factor on the hidden side of the candidate, or the update
+    gate's sign, changed: these factors are not fields of the cache."""
+    k, dh = c["cache"], c["dh"]
+    r, z, n = np.split(k.gates, 3, axis=1)  # 3 x (N, H)
+    dan = dh * (1 - z) * (1 - n**2)  # (N, H)
+    dar = dan * k.hn * r * (1 - r)
+    daz = z_sign * dh * (k.h_prev - n) * z * (1 - z)
+    dax = np.concatenate([dar, daz, dan], axis=1)  # (N, 3H)
+    dah = np.concatenate([dar, daz, dan * r if r_in_hidden else dan], axis=1)  # (N, 3H)
+    return {
+        "dx": dax @ k.Wx.T,
+        "dh_prev": dh * z + dah @ k.Wh.T,
+        "dWx": k.x.T @ dax,
+        "dWh": k.h_prev.T @ dah,
+        "dbx": dax.sum(axis=0),
+        "dbh": dah.sum(axis=0),
+    }
+
+
+_GRU_BACKWARD = Exercise(
+    "check_gru_step_backward(dh, cache) -> dx (N, D), dh_prev (N, H), dWx (D, 3H), dWh (H, 3H), "
+    "dbx (3H,), dbh (3H,)",
+    cases=_gru_backward_cases,
+    reference=_gru_grads,
+    equation="da_n = dh * (1 - z) * (1 - n**2); da_z = dh * (h_prev - n) * z(1-z); da_r = da_n * hn * r(1-r) "
+    "with hn = h_prev @ Wh_n + bh_n; dax = [da_r | da_z | da_n], dah = [da_r | da_z | da_n * r]; "
+    "dx = dax @ Wx.T, dh_prev = dh * z + dah @ Wh.T, dWx = x.T @ dax, dWh = h_prev.T @ dah, dbx, dbh = "
+    "column sums of dax, dah.",
+    mistakes=[
+        Mistake(
+            "The direct path is missing from dh_prev: h = (1 - z) * n + z * h_prev, so dh_prev has the "
+            "term dh * z besides dah @ Wh.T.",
+            lambda c: {
+                "dh_prev": _gru_grads(c)["dh_prev"] - c["dh"] * np.split(c["cache"].gates, 3, axis=1)[1]
+            },
+        ),
+        *variants(
+            _gru_grads_with,
+            {
+                "The hidden side of the candidate is not multiplied by r: n = tanh(x Wx_n + bx_n + r * hn), "
+                "so the gradient reaching hn = h_prev @ Wh_n + bh_n is da_n * r.": {"r_in_hidden": False},
+                "The update gate's gradient has the wrong sign: dh/dz = h_prev - n, not n - h_prev.": {
+                    "z_sign": -1.0
+                },
+            },
+        ),
+        Mistake(
+            "The reset gate's gradient uses h_prev; r multiplies hn = h_prev @ Wh_n + bh_n (cache.hn), so "
+            "da_r = da_n * hn * r * (1 - r).",
+            lambda c: _gru_grads(c, hn=c["cache"].h_prev),
+        ),
+    ],
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pen and paper: the Jacobian of one GRU step, and when Cho's GRU and torch's agree.
+
+
+def _gru_jacobian_cases() -> list[dict]:
+    cases = []
+    for c in gated_cases(605, 3, True):
+        cases.append(
+            {**{k: v[0] if k in ("x", "h_prev") else v for k, v in c.items()}, "_label": c["_label"]}
+        )
+    return cases
+
+
+def _gru_jacobian(c: dict, *, paths="rzn", transpose=False) -> dict:
+    Wx, Wh = c["Wx"], c["Wh"]
+    H = c["h_prev"].shape[0]
+    ax, ah = c["x"] @ Wx + c["bx"], c["h_prev"] @ Wh + c["bh"]  # (3H,) each
+    r, z = sigmoid(ax[:H] + ah[:H]), sigmoid(ax[H : 2 * H] + ah[H : 2 * H])
+    hn = ah[2 * H :]
+    n = np.tanh(ax[2 * H :] + r * hn)
+    W_r, W_z, W_n = (Wh[:, k * H : (k + 1) * H].T for k in range(3))  # (H, H) each, column convention
+    J = np.diag(z)
+    dn = (r[:, None] * W_n) + (("r" in paths) * (hn * r * (1 - r)))[:, None] * W_r  # dn_pre/dh_prev
+    if "n" in paths:
+        J = J + ((1 - z) * (1 - n**2))[:, None] * dn
+    if "z" in paths:
+        J = J + ((c["h_prev"] - n) * z * (1 - z))[:, None] * W_z
+    return {"J": J.T if transpose else J}
+
+
+_GRU_JACOBIAN = Exercise(
+    "check_gru_jacobian(x, h_prev, Wx, Wh, bx, bh) -> J (H, H)",
+    cases=_gru_jacobian_cases,
+    reference=_gru_jacobian,
+    equation="J = diag(z) + diag((1 - z)(1 - n**2)) (diag(r) W_n + diag(hn r(1 - r)) W_r) + "
+    "diag((h_prev - n) z(1 - z)) W_z, with W_r, W_z, W_n the transposed H-column blocks of Wh and "
+    "hn = h_prev @ Wh_n + bh_n.",
+    keyword_mistakes={
+        "Only the direct path diag(z) is there: n and z depend on h_prev too, each through a block of Wh.": {
+            "paths": ""
+        },
+        "The path through the reset gate is missing: n depends on h_prev through r as well, the term "
+        "diag((1 - z)(1 - n**2) hn r(1 - r)) W_r.": {"paths": "zn"},
+        "The path through the update gate is missing: the term diag((h_prev - n) z(1 - z)) W_z.": {
+            "paths": "rn"
+        },
+        "Your matrix is transposed: row i holds the derivatives of h[i], J[i, j] = dh[i] / dh_prev[j].": {
+            "transpose": True
+        },
+    },
+)
+
+
+def _variant_cases() -> list[dict]:
+    rng = np.random.default_rng(606)
+    H = 3
+    full, diag = rng.normal(size=(H, H)), np.diag(rng.normal(size=H))
+    zero, bias = np.zeros(H), rng.normal(size=H)
+    cases = []
+    for name, W_hn, b_hn in [
+        ("full W_hn, b_hn = 0", full, zero),
+        ("diagonal W_hn, b_hn = 0", diag, zero),
+        ("diagonal W_hn, b_hn != 0", diag, bias),
+        ("full W_hn, b_hn != 0", full, bias),
+        ("W_hn = 0, b_hn = 0", np.zeros((H, H)), zero),
+    ]:
+        cases.append({"W_hn": W_hn, "b_hn": b_hn, "_label": name})
+    return cases
+
+
+def _agree(c: dict, *, rule="both") -> dict:
+    W, b = c["W_hn"], c["b_hn"]
+    diagonal, no_bias = bool(np.all(W == np.diag(W.diagonal()))), bool(np.all(b == 0))
+    return {
+        "agree": np.asarray(float({"both": diagonal and no_bias, "bias": no_bias, "diag": diagonal}[rule]))
+    }
+
+
+_VARIANTS = Exercise(
+    "check_gru_variants_agree(W_hn, b_hn) -> agree",
+    cases=_variant_cases,
+    returns=lambda answer: np.asarray(float(answer)),
+    reference=_agree,
+    equation="r * (h_prev @ W_hn + b_hn) equals (r * h_prev) @ W_hn for every r and h_prev exactly when "
+    "b_hn = 0 and W_hn is diagonal (then the product acts unit by unit).",
+    keyword_mistakes={
+        "A zero bias is not enough: r * (h_prev @ W_hn) mixes the units before the gate, "
+        "(r * h_prev) @ W_hn after it; the two agree for every r only when W_hn is diagonal.": {
+            "rule": "bias"
+        },
+        "A diagonal W_hn is not enough: torch's form multiplies the hidden bias by r too, r * b_hn, "
+        "which Cho's form does not contain; b_hn must be 0.": {"rule": "diag"},
+    },
+)

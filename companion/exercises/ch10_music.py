@@ -8,81 +8,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.exercises._engine import _Exercise, _label, _Mistake, _run
+from companion.exercises.engine import Exercise
+from companion.exercises.inputs import label, make_cases
 from companion.exercises.report import CheckPassed
 
 __all__ = ["check_piano_roll", "check_bits_per_pitch"]
-
-# --------------------------------------------------------------------------------------------------
-# Exercise 10.1: a melody as a piano-roll matrix.
-
-
-def _roll_cases() -> list[dict]:
-    rng = np.random.default_rng(1001)
-    cases = []
-    for n, step, low, high, rests in [(6, 0.5, 60, 72, 1), (9, 0.25, 55, 79, 2), (12, 0.5, 57, 81, 3)]:
-        frames = rng.choice([1, 2, 3, 4, 6, 8], size=n)  # durations in frames of `step` quarter notes
-        pitches = rng.integers(low, high + 1, size=n)
-        pitches[0], pitches[-1] = low, high  # the lowest and highest rows are used
-        events = [(int(p), float(f * step)) for p, f in zip(pitches, frames, strict=True)]
-        for i in rng.choice(np.arange(1, n - 1), size=rests, replace=False):
-            events[i] = (None, events[i][1])  # a rest keeps its duration
-        label = _label(events=n, rests=rests, step=step, pitches=f"{low}..{high}")
-        cases.append({"events": events, "low": low, "high": high, "step": step, "_label": label})
-    return cases
-
-
-def _roll(c: dict, *, skip_rests=False, in_frames=True, extra=0, flip=False) -> dict:
-    """The reference (all keywords at their defaults) and the known mistakes, on the same (P, T) grid."""
-    T = round(sum(d for _, d in c["events"]) / c["step"])  # the whole melody in frames
-    events = [e for e in c["events"] if not (skip_rests and e[0] is None)]
-    frames = [round(d / c["step"]) if in_frames else round(d) for _, d in events]
-    roll = np.zeros((c["high"] - c["low"] + 1, T))  # (P, T)
-    start = 0
-    for (pitch, _), length in zip(events, frames, strict=True):
-        if pitch is not None:
-            roll[pitch - c["low"], start : start + length + extra] = 1.0
-        start += length
-    return {"roll": roll[::-1] if flip else roll}
-
-
-def _roll_shape_hint(name: str, got: tuple, want: tuple) -> str:
-    if len(got) == 2 and got[0] == want[0]:
-        return " (T is the whole duration in frames, rests included: the sum of the durations / step)"
-    return ""
-
-
-_PIANO_ROLL = _Exercise(
-    name="check_piano_roll",
-    outputs=("roll",),
-    reference=_roll,
-    shapes={"roll": "(high - low + 1, total duration / step)"},
-    shape_hint=_roll_shape_hint,
-    equation="roll[p - low, t] = 1 when a note of pitch p sounds during frame t, i.e. onset / step <= t < "
-    "(onset + duration) / step, with onsets the running sum of all durations, rests included.",
-    mistakes=[
-        _Mistake(
-            "Rests are skipped without moving time on: a rest is silence that lasts, so the notes after it "
-            "start later.",
-            lambda c: _roll(c, skip_rests=True),
-        ),
-        _Mistake(
-            "Durations are used as numbers of frames; a note of duration d quarter notes lasts d / step "
-            "frames.",
-            lambda c: _roll(c, in_frames=False),
-        ),
-        _Mistake(
-            "Each note lasts one frame too long: the frame where the next event starts belongs to it, not "
-            "to this note (the end is exclusive).",
-            lambda c: _roll(c, extra=1),
-        ),
-        _Mistake(
-            "The pitch axis is upside down: row 0 is the lowest pitch, low, as in an array (flip it only to "
-            "draw it).",
-            lambda c: _roll(c, flip=True),
-        ),
-    ],
-)
 
 
 def check_piano_roll(fn: Callable) -> CheckPassed:
@@ -120,65 +50,7 @@ def check_piano_roll(fn: Callable) -> CheckPassed:
     >>> check_piano_roll(roll)
     ✓ check_piano_roll: all checks passed (3 cases)
     """
-    return _run(_PIANO_ROLL, fn, _roll_cases(), ("events", "low", "high", "step"))
-
-
-# --------------------------------------------------------------------------------------------------
-# Exercise 10.2: bits per pitch from per-token losses.
-
-
-_LN2 = float(np.log(2))
-
-
-def _bits_cases() -> list[dict]:
-    rng = np.random.default_rng(1002)
-    cases = []
-    for V, L in [(8, 30), (20, 101), (49, 400)]:
-        is_pitch = np.zeros(V, dtype=bool)
-        is_pitch[rng.choice(V, size=V // 2, replace=False)] = True  # (V,)
-        ids = rng.integers(0, V, size=L)  # (L,)
-        ids[0] = np.flatnonzero(~is_pitch)[0]  # the first token (never scored) is not a pitch
-        nll = rng.gamma(2.0, 0.8, size=L - 1) * np.where(is_pitch[ids[1:]], 1.5, 0.5)  # (L-1,) nats
-        cases.append({"nll": nll, "ids": ids, "is_pitch": is_pitch, "_label": _label(V=V, L=L)})
-    return cases
-
-
-def _bits(c: dict, *, at_inputs=False, unit=_LN2, over_all=False) -> dict:
-    """The reference (all keywords at their defaults) and the known mistakes."""
-    ids = c["ids"][:-1] if at_inputs else c["ids"][1:]  # (L-1,): the token each loss is about
-    pitch = c["is_pitch"][ids]  # (L-1,)
-    per_pitch = c["nll"][pitch].sum() / (len(ids) if over_all else pitch.sum())
-    return {"bits_per_pitch": per_pitch / unit, "bits_per_token": c["nll"].mean() / unit}
-
-
-_BITS = _Exercise(
-    name="check_bits_per_pitch",
-    outputs=("bits_per_pitch", "bits_per_token"),
-    reference=_bits,
-    shapes={"bits_per_pitch": "()", "bits_per_token": "()"},
-    equation="nll[t] = -ln p(ids[t + 1] | ids[:t + 1]); bits_per_token = mean(nll) / ln 2, and "
-    "bits_per_pitch = the mean of nll[t] over the t whose target ids[t + 1] is a pitch, / ln 2.",
-    mistakes=[
-        _Mistake(
-            "The pitch positions are read off the inputs, ids[:-1]; nll[t] is the loss of the target "
-            "ids[t + 1], so select with is_pitch[ids[1:]].",
-            lambda c: _bits(c, at_inputs=True),
-        ),
-        _Mistake(
-            "The losses are in nats (natural logarithms); divide by ln 2 for bits.",
-            lambda c: _bits(c, unit=1.0),
-        ),
-        _Mistake(
-            "The losses were divided by log 10 (to base 10, 'decimal digits'); bits need ln 2.",
-            lambda c: _bits(c, unit=np.log(10)),
-        ),
-        _Mistake(
-            "The sum of the pitch losses is divided by the number of all tokens; average over the pitch "
-            "targets only.",
-            lambda c: _bits(c, over_all=True),
-        ),
-    ],
-)
+    return _PIANO_ROLL.check(fn)
 
 
 def check_bits_per_pitch(fn: Callable) -> CheckPassed:
@@ -211,4 +83,111 @@ def check_bits_per_pitch(fn: Callable) -> CheckPassed:
     >>> check_bits_per_pitch(bits)
     ✓ check_bits_per_pitch: all checks passed (3 cases)
     """
-    return _run(_BITS, fn, _bits_cases(), ("nll", "ids", "is_pitch"))
+    return _BITS.check(fn)
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise 10.1: a melody as a piano-roll matrix.
+
+
+def _roll_case(rng, n, step, low, high, rests) -> dict:
+    frames = rng.choice([1, 2, 3, 4, 6, 8], size=n)  # durations in frames of `step` quarter notes
+    pitches = rng.integers(low, high + 1, size=n)
+    pitches[0], pitches[-1] = low, high  # the lowest and highest rows are used
+    events = [(int(p), float(f * step)) for p, f in zip(pitches, frames, strict=True)]
+    for i in rng.choice(np.arange(1, n - 1), size=rests, replace=False):
+        events[i] = (None, events[i][1])  # a rest keeps its duration
+    shown = label(events=n, rests=rests, step=step, pitches=f"{low}..{high}")
+    return {"events": events, "low": low, "high": high, "step": step, "_label": shown}
+
+
+def _roll_cases() -> list[dict]:
+    rows = [(6, 0.5, 60, 72, 1), (9, 0.25, 55, 79, 2), (12, 0.5, 57, 81, 3)]
+    return make_cases(1001, "n step low high rests", rows, _roll_case)
+
+
+def _roll(c: dict, *, skip_rests=False, in_frames=True, extra=0, flip=False) -> dict:
+    """The reference (all keywords at their defaults) and the known mistakes, on the same (P, T) grid."""
+    T = round(sum(d for _, d in c["events"]) / c["step"])  # the whole melody in frames
+    events = [e for e in c["events"] if not (skip_rests and e[0] is None)]
+    frames = [round(d / c["step"]) if in_frames else round(d) for _, d in events]
+    roll = np.zeros((c["high"] - c["low"] + 1, T))  # (P, T)
+    start = 0
+    for (pitch, _), length in zip(events, frames, strict=True):
+        if pitch is not None:
+            roll[pitch - c["low"], start : start + length + extra] = 1.0
+        start += length
+    return {"roll": roll[::-1] if flip else roll}
+
+
+def _roll_shape_hint(name: str, got: tuple, want: tuple) -> str:
+    if len(got) == 2 and got[0] == want[0]:
+        return " (T is the whole duration in frames, rests included: the sum of the durations / step)"
+    return ""
+
+
+_PIANO_ROLL = Exercise(
+    "check_piano_roll(events, low, high, step) -> roll (high - low + 1, total duration / step)",
+    cases=_roll_cases,
+    reference=_roll,
+    shape_hint=_roll_shape_hint,
+    equation="roll[p - low, t] = 1 when a note of pitch p sounds during frame t, i.e. onset / step <= t < "
+    "(onset + duration) / step, with onsets the running sum of all durations, rests included.",
+    keyword_mistakes={
+        "Rests are skipped without moving time on: a rest is silence that lasts, so the notes after it "
+        "start later.": {"skip_rests": True},
+        "Durations are used as numbers of frames; a note of duration d quarter notes lasts d / step "
+        "frames.": {"in_frames": False},
+        "Each note lasts one frame too long: the frame where the next event starts belongs to it, not "
+        "to this note (the end is exclusive).": {"extra": 1},
+        "The pitch axis is upside down: row 0 is the lowest pitch, low, as in an array (flip it only to "
+        "draw it).": {"flip": True},
+    },
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise 10.2: bits per pitch from per-token losses.
+
+
+_LN2 = float(np.log(2))
+
+
+def _bits_case(rng, V, L) -> dict:
+    is_pitch = np.zeros(V, dtype=bool)
+    is_pitch[rng.choice(V, size=V // 2, replace=False)] = True  # (V,)
+    ids = rng.integers(0, V, size=L)  # (L,)
+    ids[0] = np.flatnonzero(~is_pitch)[0]  # the first token (never scored) is not a pitch
+    nll = rng.gamma(2.0, 0.8, size=L - 1) * np.where(is_pitch[ids[1:]], 1.5, 0.5)  # (L-1,) nats
+    return {"nll": nll, "ids": ids, "is_pitch": is_pitch}
+
+
+def _bits_cases() -> list[dict]:
+    return make_cases(1002, "V L", [(8, 30), (20, 101), (49, 400)], _bits_case)
+
+
+def _bits(c: dict, *, at_inputs=False, unit=_LN2, over_all=False) -> dict:
+    """The reference (all keywords at their defaults) and the known mistakes."""
+    ids = c["ids"][:-1] if at_inputs else c["ids"][1:]  # (L-1,): the token each loss is about
+    pitch = c["is_pitch"][ids]  # (L-1,)
+    per_pitch = c["nll"][pitch].sum() / (len(ids) if over_all else pitch.sum())
+    return {"bits_per_pitch": per_pitch / unit, "bits_per_token": c["nll"].mean() / unit}
+
+
+_BITS = Exercise(
+    "check_bits_per_pitch(nll, ids, is_pitch) -> bits_per_pitch (), bits_per_token ()",
+    cases=_bits_cases,
+    reference=_bits,
+    equation="nll[t] = -ln p(ids[t + 1] | ids[:t + 1]); bits_per_token = mean(nll) / ln 2, and "
+    "bits_per_pitch = the mean of nll[t] over the t whose target ids[t + 1] is a pitch, / ln 2.",
+    keyword_mistakes={
+        "The pitch positions are read off the inputs, ids[:-1]; nll[t] is the loss of the target "
+        "ids[t + 1], so select with is_pitch[ids[1:]].": {"at_inputs": True},
+        "The losses are in nats (natural logarithms); divide by ln 2 for bits.": {"unit": 1.0},
+        "The losses were divided by log 10 (to base 10, 'decimal digits'); bits need ln 2.": {
+            "unit": np.log(10)
+        },
+        "The sum of the pitch losses is divided by the number of all tokens; average over the pitch "
+        "targets only.": {"over_all": True},
+    },
+)

@@ -8,64 +8,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.exercises._engine import _Exercise, _label, _Mistake, _run
+from companion.exercises.engine import Exercise
+from companion.exercises.inputs import make_cases
 from companion.exercises.report import CheckPassed
 
 __all__ = ["check_masked_mean", "check_last_valid", "check_confusion_matrix"]
-
-
-def _padded_cases(seed: int) -> list[dict]:
-    """Padded outputs whose padded steps hold nonzero values, as a layer without lengths leaves them."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for N, T, H in [(3, 5, 2), (4, 7, 3), (2, 9, 4)]:
-        lengths = rng.integers(1, T, size=N)  # (N,): every sequence shorter than T ...
-        lengths[0] = T  # ... but one
-        rng.shuffle(lengths)
-        output = rng.normal(size=(N, T, H))  # (N, T, H): values past the end are not zero
-        cases.append({"output": output, "lengths": lengths, "_label": _label(N=N, T=T, H=H)})
-    return cases
-
-
-def _valid(c: dict) -> np.ndarray:
-    return np.arange(c["output"].shape[1])[None, :] < c["lengths"][:, None]  # (N, T)
-
-
-# --------------------------------------------------------------------------------------------------
-# Exercise 12.1: the mean over each sequence's valid steps.
-
-
-def _reference_mean(c: dict) -> dict:
-    total = np.where(_valid(c)[:, :, None], c["output"], 0.0).sum(axis=1)  # (N, H)
-    return {"mean": total / c["lengths"][:, None]}
-
-
-def _mean_off_by_one(c: dict) -> dict:
-    keep = np.arange(c["output"].shape[1])[None, :] <= c["lengths"][:, None]  # (N, T): one step too many
-    return {"mean": np.where(keep[:, :, None], c["output"], 0.0).sum(axis=1) / (c["lengths"][:, None] + 1)}
-
-
-_MEAN = _Exercise(
-    name="check_masked_mean",
-    outputs=("mean",),
-    reference=_reference_mean,
-    shapes={"mean": "(N, H)"},
-    equation="mean[n] = (1 / lengths[n]) * sum over t < lengths[n] of output[n, t].",
-    mistakes=[
-        _Mistake(
-            "The mean is taken over all T steps, padding included: average only the steps t < lengths[n].",
-            lambda c: {"mean": c["output"].mean(axis=1)},
-        ),
-        _Mistake(
-            "The valid steps are summed but divided by T, the padded length: divide by lengths[n].",
-            lambda c: {"mean": _reference_mean(c)["mean"] * c["lengths"][:, None] / c["output"].shape[1]},
-        ),
-        _Mistake(
-            "The mask keeps t <= lengths[n], one step past the end of each sequence: use t < lengths[n].",
-            _mean_off_by_one,
-        ),
-    ],
-)
 
 
 def check_masked_mean(fn: Callable) -> CheckPassed:
@@ -99,44 +46,7 @@ def check_masked_mean(fn: Callable) -> CheckPassed:
     >>> check_masked_mean(mean)
     ✓ check_masked_mean: all checks passed (3 cases)
     """
-    return _run(_MEAN, fn, _padded_cases(1201), ("output", "lengths"))
-
-
-# --------------------------------------------------------------------------------------------------
-# Exercise 12.2: the output at each sequence's last valid step.
-
-
-def _reference_last(c: dict) -> dict:
-    return {"last": c["output"][np.arange(len(c["lengths"])), c["lengths"] - 1]}
-
-
-_LAST = _Exercise(
-    name="check_last_valid",
-    outputs=("last",),
-    reference=_reference_last,
-    shapes={"last": "(N, H)"},
-    equation="last[n] = output[n, lengths[n] - 1].",
-    mistakes=[
-        _Mistake(
-            "output[:, -1] is read: for every sequence shorter than T that is a padded step. Read "
-            "output[n, lengths[n] - 1].",
-            lambda c: {"last": c["output"][:, -1]},
-        ),
-        _Mistake(
-            "output[n, lengths[n]] is read, the step after the end: lengths count from 1, indices from 0.",
-            lambda c: {
-                "last": c["output"][
-                    np.arange(len(c["lengths"])), np.minimum(c["lengths"], c["output"].shape[1] - 1)
-                ]
-            },
-        ),
-        _Mistake(
-            "The first step, output[:, 0], is read: a forward recurrence has read the whole sequence "
-            "only at its last valid step.",
-            lambda c: {"last": c["output"][:, 0]},
-        ),
-    ],
-)
+    return _MEAN.check(fn)
 
 
 def check_last_valid(fn: Callable) -> CheckPassed:
@@ -168,64 +78,7 @@ def check_last_valid(fn: Callable) -> CheckPassed:
     >>> check_last_valid(last)
     ✓ check_last_valid: all checks passed (3 cases)
     """
-    return _run(_LAST, fn, _padded_cases(1202), ("output", "lengths"))
-
-
-# --------------------------------------------------------------------------------------------------
-# Exercise 12.3: the confusion matrix.
-
-
-def _confusion_cases() -> list[dict]:
-    rng = np.random.default_rng(1203)
-    cases = []
-    for N, C in [(12, 3), (40, 5), (25, 4)]:
-        y_true = rng.integers(0, C, size=N)
-        y_true[y_true == C - 1] = 0  # the last class never occurs in y_true ...
-        y_pred = np.where(rng.random(N) < 0.6, y_true, rng.integers(0, C, size=N))
-        y_pred[0] = C - 1  # ... but is predicted once
-        cases.append({"y_true": y_true, "y_pred": y_pred, "num_classes": C, "_label": _label(N=N, C=C)})
-    return cases
-
-
-def _reference_confusion(c: dict) -> dict:
-    C = c["num_classes"]
-    m = np.zeros((C, C), dtype=np.int64)
-    np.add.at(m, (c["y_true"], c["y_pred"]), 1)
-    return {"matrix": m}
-
-
-_CONFUSION = _Exercise(
-    name="check_confusion_matrix",
-    outputs=("matrix",),
-    reference=_reference_confusion,
-    shapes={"matrix": "(C, C)"},
-    equation="matrix[i, j] = the number of examples of true class i predicted as class j.",
-    mistakes=[
-        _Mistake(
-            "Rows are the predicted classes and columns the true ones: row i must count the examples "
-            "whose true class is i.",
-            lambda c: {"matrix": _reference_confusion(c)["matrix"].T},
-        ),
-        _Mistake(
-            "Each row is divided by its total: the matrix holds counts (normalise it when you plot it, "
-            "not here).",
-            lambda c: {
-                "matrix": _reference_confusion(c)["matrix"]
-                / np.maximum(_reference_confusion(c)["matrix"].sum(axis=1, keepdims=True), 1)
-            },
-        ),
-        _Mistake(
-            "Only correct predictions are counted (the diagonal): the mistakes off the diagonal are "
-            "what the matrix is for.",
-            lambda c: {"matrix": np.diag(np.diag(_reference_confusion(c)["matrix"]))},
-        ),
-    ],
-    shape_hint=lambda name, got, want: (
-        " (the number of classes taken from the labels seen? A class may never occur: use num_classes)"
-        if got[0] < want[0]
-        else ""
-    ),
-)
+    return _LAST.check(fn)
 
 
 def check_confusion_matrix(fn: Callable) -> CheckPassed:
@@ -261,4 +114,130 @@ def check_confusion_matrix(fn: Callable) -> CheckPassed:
     >>> check_confusion_matrix(confusion)
     ✓ check_confusion_matrix: all checks passed (3 cases)
     """
-    return _run(_CONFUSION, fn, _confusion_cases(), ("y_true", "y_pred", "num_classes"))
+    return _CONFUSION.check(fn)
+
+
+def _padded_case(rng, N, T, H) -> dict:
+    lengths = rng.integers(1, T, size=N)  # (N,): every sequence shorter than T ...
+    lengths[0] = T  # ... but one
+    rng.shuffle(lengths)
+    output = rng.normal(size=(N, T, H))  # (N, T, H): values past the end are not zero
+    return {"output": output, "lengths": lengths}
+
+
+def _padded_cases(seed: int) -> list[dict]:
+    """Padded outputs whose padded steps hold nonzero values, as a layer without lengths leaves them."""
+    return make_cases(seed, "N T H", [(3, 5, 2), (4, 7, 3), (2, 9, 4)], _padded_case)
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise 12.1: the mean over each sequence's valid steps.
+
+
+def _mean(c: dict, *, steps="t < lengths", divisor="lengths") -> dict:
+    """The masked mean (keywords at their defaults) and the known mistakes: the padding averaged in, a
+    division by T, a mask one step too long."""
+    L, T = c["lengths"][:, None], c["output"].shape[1]
+    t = np.arange(T)[None, :]
+    keep = {"t < lengths": t < L, "all": t < T, "t <= lengths": t <= L}[steps]  # (N, T)
+    total = np.where(keep[:, :, None], c["output"], 0.0).sum(axis=1)  # (N, H)
+    return {"mean": total / {"lengths": L, "T": T, "lengths + 1": L + 1}[divisor]}
+
+
+_MEAN = Exercise(
+    "check_masked_mean(output, lengths) -> mean (N, H)",
+    cases=lambda: _padded_cases(1201),
+    reference=_mean,
+    equation="mean[n] = (1 / lengths[n]) * sum over t < lengths[n] of output[n, t].",
+    keyword_mistakes={
+        "The mean is taken over all T steps, padding included: average only the steps t < lengths[n].": {
+            "steps": "all",
+            "divisor": "T",
+        },
+        "The valid steps are summed but divided by T, the padded length: divide by lengths[n].": {
+            "divisor": "T"
+        },
+        "The mask keeps t <= lengths[n], one step past the end of each sequence: use t < lengths[n].": {
+            "steps": "t <= lengths",
+            "divisor": "lengths + 1",
+        },
+    },
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise 12.2: the output at each sequence's last valid step.
+
+
+def _last(c: dict, *, step="lengths - 1") -> dict:
+    """The output at each last valid step (``step`` at its default) and the known mistakes: the last
+    column, the step after the end, the first step."""
+    T, n = c["output"].shape[1], np.arange(len(c["lengths"]))
+    at = {"lengths - 1": c["lengths"] - 1, "-1": T - 1, "lengths": np.minimum(c["lengths"], T - 1), "0": 0}
+    return {"last": c["output"][n, at[step]]}
+
+
+_LAST = Exercise(
+    "check_last_valid(output, lengths) -> last (N, H)",
+    cases=lambda: _padded_cases(1202),
+    reference=_last,
+    equation="last[n] = output[n, lengths[n] - 1].",
+    keyword_mistakes={
+        "output[:, -1] is read: for every sequence shorter than T that is a padded step. Read "
+        "output[n, lengths[n] - 1].": {"step": "-1"},
+        "output[n, lengths[n]] is read, the step after the end: lengths count from 1, indices from 0.": {
+            "step": "lengths"
+        },
+        "The first step, output[:, 0], is read: a forward recurrence has read the whole sequence "
+        "only at its last valid step.": {"step": "0"},
+    },
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise 12.3: the confusion matrix.
+
+
+def _confusion_case(rng, N, C) -> dict:
+    y_true = rng.integers(0, C, size=N)
+    y_true[y_true == C - 1] = 0  # the last class never occurs in y_true ...
+    y_pred = np.where(rng.random(N) < 0.6, y_true, rng.integers(0, C, size=N))
+    y_pred[0] = C - 1  # ... but is predicted once
+    return {"y_true": y_true, "y_pred": y_pred, "num_classes": C}
+
+
+def _confusion_cases() -> list[dict]:
+    return make_cases(1203, "N C", [(12, 3), (40, 5), (25, 4)], _confusion_case)
+
+
+def _confusion(c: dict, *, rows="true", normalised=False, diagonal_only=False) -> dict:
+    """The confusion matrix (keywords at their defaults) and the known mistakes: rows the predicted
+    classes, rows normalised, the diagonal alone."""
+    C = c["num_classes"]
+    m = np.zeros((C, C), dtype=np.int64)
+    np.add.at(m, (c["y_true"], c["y_pred"]), 1)
+    m = m.T if rows == "predicted" else m
+    if normalised:
+        return {"matrix": m / np.maximum(m.sum(axis=1, keepdims=True), 1)}
+    return {"matrix": np.diag(np.diag(m)) if diagonal_only else m}
+
+
+_CONFUSION = Exercise(
+    "check_confusion_matrix(y_true, y_pred, num_classes) -> matrix (C, C)",
+    cases=_confusion_cases,
+    reference=_confusion,
+    equation="matrix[i, j] = the number of examples of true class i predicted as class j.",
+    keyword_mistakes={
+        "Rows are the predicted classes and columns the true ones: row i must count the examples "
+        "whose true class is i.": {"rows": "predicted"},
+        "Each row is divided by its total: the matrix holds counts (normalise it when you plot it, "
+        "not here).": {"normalised": True},
+        "Only correct predictions are counted (the diagonal): the mistakes off the diagonal are "
+        "what the matrix is for.": {"diagonal_only": True},
+    },
+    shape_hint=lambda name, got, want: (
+        " (the number of classes taken from the labels seen? A class may never occur: use num_classes)"
+        if got[0] < want[0]
+        else ""
+    ),
+)

@@ -1,6 +1,7 @@
-"""Docstring sections shared by the cells and the layers of ``companion.nn``, written once.
+"""Docstring sections shared by the modules and functions of ``companion.nn``, written once.
 
-A class's docstring names a section as ``%(name)s``; :func:`fill` puts the text in its place.
+A class's or a function's docstring names a section as ``%(name)s``; :func:`fill` puts the text in
+its place.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ SECTIONS = {
     "layer_types": """TypeError
         (:class:`~companion.nn.errors.DTypeError`, also a ``ValueError`` and ``RuntimeError``) If a size
         is not an int, a flag not a bool or ``dropout`` not a number.""",
+    "lengths_layout": """lengths : sequence of int or Tensor of integers of shape (N,)
+        True lengths, each in ``[1, T]``.
+    batch_first : bool, default True
+        Layout of ``output``.""",
 }
 
 

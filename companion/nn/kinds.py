@@ -5,7 +5,10 @@ A kind is torch's ``mode`` string (``"RNN_TANH"``, ``"RNN_RELU"``, ``"LSTM"``, `
 says how many gate blocks its weights stack (``weight_ih`` has ``gates * hidden_size`` rows), how
 many state tensors it carries (the LSTM's ``(h, c)``, the others' ``h``), its step function from
 :mod:`companion.nn.cells` (the plain path, :func:`companion.nn.unroll.unroll`) and its function of a
-whole sequence from :mod:`companion.nn.fused` (the fast path).
+whole sequence from :mod:`companion.nn.fused` (the fast path). The fast path takes one layer's
+parameters, or K models' stacked along a leading models dimension (``w_ih`` of shape (K, G·H, D), ``w_hh``
+(K, G·H, H), biases (K, G·H), states (K, N, H)), which it runs side by side on inputs they share,
+(T, N, D), or each its own, (T, K, N, D): the seeds of :mod:`companion.train.seeds`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -27,9 +31,23 @@ def _sum(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
     return b_ih if b_hh is None else b_ih + b_hh
 
 
+def _project(x: Tensor, w_ih: Tensor, b: Tensor | None) -> Tensor:
+    """Every step's input projection ``x W_ihᵀ + b`` in one product: (T, N, G·H) for one layer's
+    weights, (T, K, N, G·H) for K models' stacked ones from x of shape (T, N, D) or (T, K, N, D). The
+    models' biases join the product as a last column of ``W_ih`` against a column of ones, so that their
+    gradient is part of the product's too (a sum over steps and batch apart from it is slower)."""
+    if w_ih.dim() == 2:
+        return F.linear(x, w_ih, b)
+    x = x if x.dim() == 4 else x[:, None]  # (T, K or 1, N, D)
+    if b is not None:
+        x = torch.cat([x, x.new_ones(*x.shape[:-1], 1)], dim=-1)  # (T, ·, N, D + 1)
+        w_ih = torch.cat([w_ih, b[..., None]], dim=-1)  # (K, G·H, D + 1)
+    return torch.matmul(x, w_ih.mT)  # (T, K, N, G·H)
+
+
 def _fused_rnn(x: Tensor, states: tuple, params: tuple, *, mask, reverse: bool, relu: bool):
     w_ih, w_hh, b_ih, b_hh = params
-    xp = F.linear(x, w_ih, _sum(b_ih, b_hh))  # every step's input projection in one product, (T, N, H)
+    xp = _project(x, w_ih, _sum(b_ih, b_hh))  # every step's input projection, (T, [K,] N, H)
     output, h = fused.rnn_recurrence(xp, states[0], w_hh, mask=mask, reverse=reverse, relu=relu)
     return output, (h,)
 
@@ -45,7 +63,7 @@ def _fused_lstm(x: Tensor, states: tuple, params: tuple, *, mask, reverse: bool)
 
 def _fused_gru(x: Tensor, states: tuple, params: tuple, *, mask, reverse: bool):
     w_ih, w_hh, b_ih, b_hh = params
-    xp = F.linear(x, w_ih, b_ih)  # (T, N, 3H); b_hh stays in the step, inside the reset gate's product
+    xp = _project(x, w_ih, b_ih)  # (T, [K,] N, 3H); b_hh stays in the step, inside the reset gate's product
     output, h = fused.gru_recurrence(xp, states[0], w_hh, b_hh=b_hh, mask=mask, reverse=reverse)
     return output, (h,)
 
@@ -59,7 +77,8 @@ class Kind(NamedTuple):
     #: One step, ``step(xp_t, *states, weight_hh, bias_hh)``: a step function of :mod:`companion.nn.cells`.
     step: Callable
     #: A whole sequence on the fast path, ``fused(x, states, (w_ih, w_hh, b_ih, b_hh), mask=, reverse=)``
-    #: returning ``(output, finals)``.
+    #: returning ``(output, finals)``; x time first, (T, N, D), and for K models' stacked parameters
+    #: (T, N, D) or (T, K, N, D).
     fused: Callable
     #: Whether the step adds ``b_hh`` itself (the GRU's reset gate scales ``W_hn h + b_hn``); the other
     #: kinds add it to the input projection of every step.

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from companion._validate import check_size
 from companion.nn._common import TORCH_ERRORS
+from companion.nn._docs import fill
 from companion.nn.errors import DTypeError, ShapeError
 from companion.nn.packing import lengths_tensor
 
@@ -95,6 +96,7 @@ def lengths_to_mask(lengths, max_len: int | None = None, *, batch_first: bool = 
     return mask if batch_first else mask.T
 
 
+@fill
 def last_valid(output: Tensor, lengths, *, batch_first: bool = True) -> Tensor:
     """Each sequence's output at its last valid step, ``output[n, lengths[n] - 1]``.
 
@@ -102,10 +104,7 @@ def last_valid(output: Tensor, lengths, *, batch_first: bool = True) -> Tensor:
     ----------
     output : Tensor of shape (N, T, H) if ``batch_first`` else (T, N, H)
         Outputs of a recurrent layer over a padded batch.
-    lengths : sequence of int or Tensor of integers of shape (N,)
-        True lengths, each in ``[1, T]``.
-    batch_first : bool, default True
-        Layout of ``output``.
+    %(lengths_layout)s
 
     Returns
     -------
@@ -144,6 +143,7 @@ def last_valid(output: Tensor, lengths, *, batch_first: bool = True) -> Tensor:
     return output.gather(time_dim, index).squeeze(time_dim)  # (N, H)
 
 
+@fill
 def masked_mean(output: Tensor, lengths, *, batch_first: bool = True) -> Tensor:
     """Mean of each sequence's outputs over its valid steps only.
 
@@ -151,10 +151,7 @@ def masked_mean(output: Tensor, lengths, *, batch_first: bool = True) -> Tensor:
     ----------
     output : Tensor of floats of shape (N, T, H) if ``batch_first`` else (T, N, H)
         Outputs over a padded batch. Values at padded steps are never read (NaN there is harmless).
-    lengths : sequence of int or Tensor of integers of shape (N,)
-        True lengths, each in ``[1, T]``.
-    batch_first : bool, default True
-        Layout of ``output``.
+    %(lengths_layout)s
 
     Returns
     -------

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from companion._validate import Dims, check_lengths
+from companion.ref._docs import fill
 
 __all__ = [
     "masked_softmax",
@@ -193,21 +194,14 @@ def _weights_gradient(where: str, dcontext, dweights, weights, v):
     return dv, softmax_backward(dp, weights)
 
 
+@fill(Dq="D", Dk="D")
 def dot_product_attention_forward(q, k, v, mask=None, lengths=None, scale=True):
     """Dot-product attention of every query over the keys of its sequence.
 
     Parameters
     ----------
-    q : ndarray of shape (N, Tq, D)
-        Queries (e.g. decoder states).
-    k : ndarray of shape (N, Tk, D)
-        Keys (e.g. encoder outputs).
-    v : ndarray of shape (N, Tk, Dv)
-        Values, often the keys again.
-    mask : ndarray of bool of shape (N, Tk), optional
-        True for the keys each sequence may attend to.
-    lengths : array_like of int of shape (N,), optional
-        Instead of ``mask``: sequence n attends to its first ``lengths[n]`` keys, each in ``[0, Tk]``.
+    %(queries)s
+    %(valid_keys)s
     scale : bool, default True
         Divide the scores by :math:`\\sqrt{D}`.
 
@@ -261,6 +255,7 @@ def dot_product_attention_forward(q, k, v, mask=None, lengths=None, scale=True):
     return context, weights, DotProductCache(q, k, v, weights, c)
 
 
+@fill()
 def dot_product_attention_backward(dcontext, cache: DotProductCache, dweights=None):
     """Backward pass of :func:`dot_product_attention_forward`.
 
@@ -279,10 +274,7 @@ def dot_product_attention_backward(dcontext, cache: DotProductCache, dweights=No
     dk, dv : ndarray
         Of shapes (N, Tk, D) and (N, Tk, Dv), zero at masked keys.
 
-    Raises
-    ------
-    ValueError
-        If an upstream gradient does not have the shape of its forward output.
+    %(upstream_raises)s
 
     Notes
     -----
@@ -297,27 +289,20 @@ def dot_product_attention_backward(dcontext, cache: DotProductCache, dweights=No
     return dq, dk, dv
 
 
+@fill(Dq="Dq", Dk="Dk")
 def additive_attention_forward(q, k, v, Wq, Wk, wa, mask=None, lengths=None):
     """Additive (Bahdanau) attention of every query over the keys of its sequence.
 
     Parameters
     ----------
-    q : ndarray of shape (N, Tq, Dq)
-        Queries (e.g. decoder states).
-    k : ndarray of shape (N, Tk, Dk)
-        Keys (e.g. encoder outputs).
-    v : ndarray of shape (N, Tk, Dv)
-        Values, often the keys again.
+    %(queries)s
     Wq : ndarray of shape (Dq, H)
         Query projection.
     Wk : ndarray of shape (Dk, H)
         Key projection.
     wa : ndarray of shape (H,)
         Score vector (Bahdanau et al.'s :math:`v_a`).
-    mask : ndarray of bool of shape (N, Tk), optional
-        True for the keys each sequence may attend to.
-    lengths : array_like of int of shape (N,), optional
-        Instead of ``mask``: sequence n attends to its first ``lengths[n]`` keys, each in ``[0, Tk]``.
+    %(valid_keys)s
 
     Returns
     -------
@@ -370,6 +355,7 @@ def additive_attention_forward(q, k, v, Wq, Wk, wa, mask=None, lengths=None):
     return context, weights, AdditiveCache(q, k, v, Wq, Wk, wa, features, weights)
 
 
+@fill()
 def additive_attention_backward(dcontext, cache: AdditiveCache, dweights=None):
     """Backward pass of :func:`additive_attention_forward`.
 
@@ -389,10 +375,7 @@ def additive_attention_backward(dcontext, cache: AdditiveCache, dweights=None):
     dWq, dWk, dwa : ndarray
         Of shapes (Dq, H), (Dk, H) and (H,).
 
-    Raises
-    ------
-    ValueError
-        If an upstream gradient does not have the shape of its forward output.
+    %(upstream_raises)s
 
     Notes
     -----

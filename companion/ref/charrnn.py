@@ -139,6 +139,8 @@ def init_params(vocab_size: int, hidden_size: int, *, rng):
     ------
     ValueError
         If a size is not a positive int.
+    TypeError
+        If ``rng`` is neither an int seed nor a ``numpy.random.Generator``.
 
     Examples
     --------

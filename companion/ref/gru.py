@@ -26,6 +26,7 @@ import numpy as np
 
 from companion._validate import Dims
 from companion.ref._common import check_weights, last_valid, numpy_params, padding, torch_state, zero_padded
+from companion.ref._docs import fill
 from companion.ref.lstm import sigmoid
 
 __all__ = [
@@ -195,15 +196,13 @@ def gru_step_backward(dh, cache: GRUStepCache):
     return dx, dh_prev, dWx, dWh, dax.sum(axis=0), dah.sum(axis=0)
 
 
+@fill()
 def gru_forward(x, h0, Wx, Wh, bx, bh, lengths=None):
     """Run the GRU over a whole batch of sequences.
 
     Parameters
     ----------
-    x : ndarray of shape (N, T, D)
-        Input sequences, batch first.
-    h0 : ndarray of shape (N, H)
-        Initial hidden state.
+    %(sequences)s
     Wx : ndarray of shape (D, 3H)
         Input-to-hidden weights, gates r, z, n.
     Wh : ndarray of shape (H, 3H)
@@ -212,9 +211,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, lengths=None):
         Input bias.
     bh : ndarray of shape (3H,)
         Hidden bias.
-    lengths : array_like of int of shape (N,), optional
-        True lengths of padded sequences, each in ``[1, T]``: sequence n stops after ``lengths[n]``
-        steps, and its outputs and cached values at later (padded) steps are zero.
+    %(lengths)s
 
     Returns
     -------
@@ -224,12 +221,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh, lengths=None):
     cache : GRUCache
         Values needed by :func:`gru_backward`.
 
-    Raises
-    ------
-    ValueError
-        If a shape does not match the others (including T = 0), or ``lengths`` does not fit.
-    TypeError
-        If an argument is not a floating-point ndarray or ``lengths`` does not hold integers.
+    %(sequence_raises)s
 
     Notes
     -----
@@ -316,33 +308,20 @@ def gru_backward(dh, cache: GRUCache):
     return np.stack(dx, axis=1), dh_prev, dWx, dWh, dbx, dbh  # dx (N, T, D)
 
 
+@fill(torch="GRU", G="3H")
 def to_torch(Wx, Wh, bx, bh, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     """Convert numpy-layout GRU parameters to ``torch.nn.GRU``'s names and layout.
 
     Parameters
     ----------
-    Wx : ndarray of shape (D, 3H)
-    Wh : ndarray of shape (H, 3H)
+    %(numpy_weights)s
     bx : ndarray of shape (3H,)
+        Becomes ``bias_ih{suffix}``.
     bh : ndarray of shape (3H,)
-    suffix : str, default ``"_l0"``
-        Suffix of the parameter names: ``"_l0"`` for ``nn.GRU``, ``""`` for ``nn.GRUCell``.
+        Becomes ``bias_hh{suffix}``.
+    %(suffix)s
 
-    Returns
-    -------
-    dict of str to ndarray
-        ``weight_ih{suffix}`` (3H, D), ``weight_hh{suffix}`` (3H, H), ``bias_ih{suffix}`` = ``bx`` and
-        ``bias_hh{suffix}`` = ``bh`` (3H,). Wrap the values with ``torch.from_numpy`` and pass them
-        to ``load_state_dict``.
-
-    Raises
-    ------
-    ValueError
-        If the shapes do not fit together.
-
-    See Also
-    --------
-    from_torch : the inverse.
+    %(torch_state)s
 
     Examples
     --------
@@ -354,32 +333,21 @@ def to_torch(Wx, Wh, bx, bh, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     return torch_state(Wx, Wh, bx, bh, suffix)
 
 
+@fill(torch="GRU", G="3H")
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
     """Convert ``torch.nn.GRU`` (or ``GRUCell``) parameters to numpy layout.
 
-    Parameters
-    ----------
-    params : mapping of str to tensor or ndarray
-        A ``state_dict``: ``weight_ih{suffix}`` (3H, D) and ``weight_hh{suffix}`` (3H, H); the
-        biases ``bias_ih{suffix}`` and ``bias_hh{suffix}`` (3H,) are optional (``bias=False``).
-    suffix : str, default ``"_l0"``
-        ``""`` for a cell's ``state_dict``.
+    %(state_dict)s
 
     Returns
     -------
-    Wx : ndarray of shape (D, 3H)
-    Wh : ndarray of shape (H, 3H)
+    %(numpy_weights)s
     bx : ndarray of shape (3H,)
         ``bias_ih`` (zeros if absent).
     bh : ndarray of shape (3H,)
         ``bias_hh`` (zeros if absent).
 
-    Raises
-    ------
-    KeyError
-        If a weight is missing, naming the keys that were found.
-    ValueError
-        If the shapes are not those of a GRU (a leading dimension that is not 3H).
+    %(state_dict_raises)s
 
     See Also
     --------

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from companion._validate import Dims
+from companion.ref._docs import fill
 
 __all__ = ["TemporalAffineCache", "temporal_affine_forward", "temporal_affine_backward"]
 
@@ -23,6 +24,7 @@ class TemporalAffineCache(NamedTuple):
     W: np.ndarray  #: (H, V)
 
 
+@fill()
 def temporal_affine_forward(h, W, c):
     """Apply one affine map at every time step: ``y[:, t] = h[:, t] @ W + c``.
 
@@ -42,12 +44,7 @@ def temporal_affine_forward(h, W, c):
     cache : TemporalAffineCache
         Values needed by :func:`temporal_affine_backward`.
 
-    Raises
-    ------
-    TypeError
-        If an argument is not a float ndarray.
-    ValueError
-        If a shape does not match the others.
+    %(array_raises)s
 
     Notes
     -----

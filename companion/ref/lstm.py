@@ -24,6 +24,7 @@ import numpy as np
 
 from companion._validate import Dims
 from companion.ref._common import check_weights, last_valid, numpy_params, padding, torch_state, zero_padded
+from companion.ref._docs import fill
 
 __all__ = [
     "sigmoid",
@@ -372,32 +373,18 @@ def lstm_backward(dh, cache: LSTMCache):
     return np.stack(dx, axis=1), dh_prev, dc_prev, dWx, dWh, db  # dx (N, T, D)
 
 
+@fill(torch="LSTM", G="4H")
 def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     """Convert numpy-layout LSTM parameters to ``torch.nn.LSTM``'s names and layout.
 
     Parameters
     ----------
-    Wx : ndarray of shape (D, 4H)
-    Wh : ndarray of shape (H, 4H)
+    %(numpy_weights)s
     b : ndarray of shape (4H,)
-    suffix : str, default ``"_l0"``
-        Suffix of the parameter names: ``"_l0"`` for ``nn.LSTM``, ``""`` for ``nn.LSTMCell``.
+        Becomes ``bias_ih{suffix}``; ``bias_hh{suffix}`` is zeros (torch adds the two).
+    %(suffix)s
 
-    Returns
-    -------
-    dict of str to ndarray
-        ``weight_ih{suffix}`` (4H, D), ``weight_hh{suffix}`` (4H, H), ``bias_ih{suffix}`` (4H,) equal
-        to ``b`` and ``bias_hh{suffix}`` (4H,) of zeros. Wrap the values with ``torch.from_numpy``
-        and pass them to ``load_state_dict``.
-
-    Raises
-    ------
-    ValueError
-        If the shapes do not fit together.
-
-    See Also
-    --------
-    from_torch : the inverse.
+    %(torch_state)s
 
     Examples
     --------
@@ -409,30 +396,19 @@ def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
     return torch_state(Wx, Wh, b, np.zeros_like(b), suffix)
 
 
+@fill(torch="LSTM", G="4H")
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
     """Convert ``torch.nn.LSTM`` (or ``LSTMCell``) parameters to numpy layout.
 
-    Parameters
-    ----------
-    params : mapping of str to tensor or ndarray
-        A ``state_dict``: ``weight_ih{suffix}`` (4H, D) and ``weight_hh{suffix}`` (4H, H); the
-        biases ``bias_ih{suffix}`` and ``bias_hh{suffix}`` (4H,) are optional (``bias=False``).
-    suffix : str, default ``"_l0"``
-        ``""`` for a cell's ``state_dict``.
+    %(state_dict)s
 
     Returns
     -------
-    Wx : ndarray of shape (D, 4H)
-    Wh : ndarray of shape (H, 4H)
+    %(numpy_weights)s
     b : ndarray of shape (4H,)
         ``bias_ih + bias_hh``: in the LSTM the two biases only ever appear summed.
 
-    Raises
-    ------
-    KeyError
-        If a weight is missing, naming the keys that were found.
-    ValueError
-        If the shapes are not those of an LSTM (a leading dimension that is not 4H).
+    %(state_dict_raises)s
 
     See Also
     --------

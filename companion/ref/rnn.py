@@ -24,6 +24,7 @@ import numpy as np
 
 from companion._validate import Dims
 from companion.ref._common import check_weights, last_valid, numpy_params, padding, torch_state, zero_padded
+from companion.ref._docs import fill
 
 __all__ = [
     "RNNStepCache",
@@ -369,51 +370,48 @@ def rnn_backward(dh, cache: RNNCache):
     return np.stack(dx, axis=1), dh_prev, dWx, dWh, db  # dx (N, T, D)
 
 
+@fill(torch="RNN", G="H")
 def to_torch(Wx, Wh, b, *, suffix: str = "_l0") -> dict[str, np.ndarray]:
-    """Convert numpy-layout parameters to ``torch.nn.RNN``'s names and layout.
+    """Convert numpy-layout RNN parameters to ``torch.nn.RNN``'s names and layout.
 
     Parameters
     ----------
-    Wx : ndarray of shape (D, H)
-    Wh : ndarray of shape (H, H)
+    %(numpy_weights)s
     b : ndarray of shape (H,)
-    suffix : str, default ``"_l0"``
-        Layer suffix of the parameter names (``"_l1"``, ``"_l0_reverse"`` ...).
+        Becomes ``bias_ih{suffix}``; ``bias_hh{suffix}`` is zeros (torch adds the two).
+    %(suffix)s
 
-    Returns
-    -------
-    dict of str to ndarray
-        ``weight_ih{suffix}`` (H, D), ``weight_hh{suffix}`` (H, H), ``bias_ih{suffix}`` (H,) equal to
-        ``b`` and ``bias_hh{suffix}`` (H,) of zeros. Wrap the values with ``torch.from_numpy`` and
-        pass them to ``load_state_dict``.
+    %(torch_state)s
+
+    Examples
+    --------
+    >>> sd = to_torch(np.zeros((3, 2)), np.zeros((2, 2)), np.ones(2))
+    >>> sd["weight_ih_l0"].shape, sd["bias_hh_l0"]
+    ((2, 3), array([0., 0.]))
     """
     check_weights(Dims("to_torch"), 1, Wx, Wh, b=b)
     return torch_state(Wx, Wh, b, np.zeros_like(b), suffix)
 
 
+@fill(torch="RNN", G="H")
 def from_torch(params: Mapping, *, suffix: str = "_l0"):
-    """Convert ``torch.nn.RNN`` parameters (a ``state_dict``) to numpy layout.
+    """Convert ``torch.nn.RNN`` (or ``RNNCell``) parameters to numpy layout.
 
-    Parameters
-    ----------
-    params : mapping of str to tensor or ndarray
-        Must hold ``weight_ih{suffix}`` (H, D) and ``weight_hh{suffix}`` (H, H); the biases
-        ``bias_ih{suffix}`` and ``bias_hh{suffix}`` (H,) are optional (``bias=False``).
-    suffix : str, default ``"_l0"``
+    %(state_dict)s
 
     Returns
     -------
-    Wx : ndarray of shape (D, H)
-    Wh : ndarray of shape (H, H)
+    %(numpy_weights)s
     b : ndarray of shape (H,)
         ``bias_ih + bias_hh``: the two biases only ever appear summed.
 
-    Raises
-    ------
-    KeyError
-        If a weight is missing, naming the keys that were found.
+    %(state_dict_raises)s
+
+    See Also
+    --------
+    to_torch : the inverse (up to how the bias is split between the two torch vectors).
     """
-    Wx, Wh, bias_ih, bias_hh = numpy_params(params, suffix)
+    Wx, Wh, bias_ih, bias_hh = numpy_params(params, suffix)  # (D, H), (H, H), 2 x (H,)
     b = bias_ih + bias_hh  # (H,)
     check_weights(Dims("from_torch"), 1, Wx, Wh, b=b)
     return Wx, Wh, b
