@@ -72,9 +72,9 @@ class Kind(NamedTuple):
     """One recurrence kind."""
 
     mode: str  #: torch's mode string
-    gates: int  #: gate blocks stacked in the weights (torch's order: LSTM i, f, g, o; GRU r, z, n)
+    gates: int  #: gate blocks stacked in the weights, in torch's order (LSTM i, f, g, o; GRU r, z, n)
     states: int  #: state tensors carried from step to step
-    #: One step, ``step(xp_t, *states, weight_hh, bias_hh)``: a step function of :mod:`companion.nn.cells`.
+    #: One step, ``step(xp_t, *states, weight_hh, bias_hh)``, a step function of :mod:`companion.nn.cells`.
     step: Callable
     #: A whole sequence on the fast path, ``fused(x, states, (w_ih, w_hh, b_ih, b_hh), mask=, reverse=)``
     #: returning ``(output, finals)``; x time first, (T, N, D), and for K models' stacked parameters

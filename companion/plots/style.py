@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 __all__ = ["BOOK_RC", "book_style"]
 
 
-#: Matplotlib settings of the book's figures: sized for the text column (6.5 in), 200 dpi when saved.
+#: Matplotlib settings of the book's figures, sized for the text column (6.5 in), 200 dpi when saved.
 BOOK_RC = {
     "figure.figsize": (6.5, 3.0),
     "figure.dpi": 100,

@@ -11,7 +11,7 @@ product (``torch.bmm``) and one element-wise operation per gate for all of them 
 the backpropagation through time of chapters 3, 5 and 6; this module adds no recurrence of its own. On
 a CPU small recurrent models pay a fixed overhead for each of the many small operations of a step,
 which the K models then share: at the sizes of chapters 5 and 6 (N = 50, T = 100, H of 32 to 64, one
-thread) five seeds cost about three times one, not five.
+thread) five seeds cost three to four times one, not five.
 
 :func:`fit_seeds` trains them with one optimizer step per step: element-wise optimizers (SGD, Adam)
 treat each seed's entries separately, gradient clipping is applied per seed, and every seed reads its
