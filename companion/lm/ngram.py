@@ -460,11 +460,11 @@ class NGramSelection(NamedTuple):
     model: NGramLM
     #: Its order.
     order: int
-    #: Its discount, as it was given among the candidates (None: estimated per order).
+    #: Its discount, as it was given among the candidates (None where it is estimated per order).
     discount: float | tuple[float, float, float] | None
-    #: The orders tried: the rows of ``nll``.
+    #: The orders tried, the rows of ``nll``.
     orders: tuple[int, ...]
-    #: The discounts tried: the columns of ``nll``.
+    #: The discounts tried, the columns of ``nll``.
     discounts: tuple
     #: Validation loss of every candidate in nats per token, shape (len(orders), len(discounts)).
     nll: np.ndarray
